@@ -1,0 +1,78 @@
+/* memaudit: one binary, one command per run, under mpirun or srun. */
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "io/h5util.h"
+#include "jobs/commands.h"
+#include "mpi/comm.h"
+
+typedef struct {
+  const char *name;
+  ma_status (*run)(MPI_Comm, int, char **);
+  const char *what;
+} command;
+
+static const command commands[] = {
+    {"synth", cmd_synth, "write a synthetic embedding set with known duplicate structure"},
+    {"inspect", cmd_inspect, "print what an input holds and validate it"},
+    {"kmeans", NULL, "distributed spherical k-means, one or several clusterings"},
+    {"dedup", NULL, "the de-duplication job"},
+    {"audit", NULL, "check generated samples against the training set"},
+    {"embed", NULL, "perceptual embeddings of JPEG images"},
+    {"report", NULL, "HTML report from a dedup or audit result"},
+};
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: memaudit COMMAND [OPTIONS]   (run under mpirun / srun for several ranks)\n"
+             "       memaudit --help | --version\n       memaudit COMMAND --help\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-8s %s%s\n", commands[i].name, commands[i].what, commands[i].run ? "" : " (not in this version)");
+}
+
+static ma_status dispatch(MPI_Comm comm, int rank, int argc, char **argv)
+{
+  if (argc < 2) {
+    if (rank == 0) usage(stderr);
+    return ma_fail(MA_ERR_USAGE, "no command given");
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    if (rank == 0) usage(stdout);
+    return MA_OK;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    if (rank == 0) printf("memaudit %s\n", MEMAUDIT_VERSION);
+    return MA_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    if (strcmp(argv[1], commands[i].name) != 0) continue;
+    if (!commands[i].run)
+      return ma_fail(MA_ERR_USAGE, "'%s' is not available in this version (%s)", argv[1], MEMAUDIT_VERSION);
+    return commands[i].run(comm, argc - 1, argv + 1);
+  }
+  return ma_fail(MA_ERR_USAGE, "unknown command '%s' (see memaudit --help)", argv[1]);
+}
+
+int main(int argc, char **argv)
+{
+  int rank = 0;
+  if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+    fprintf(stderr, "memaudit: error: MPI_Init failed\n");
+    return MA_ERR_RUNTIME;
+  }
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  log_init(rank, LOG_NORMAL);
+  h5_quiet();
+
+  ma_status st = mpi_agree(MPI_COMM_WORLD, dispatch(MPI_COMM_WORLD, rank, argc, argv));
+  if (st != MA_OK && rank == 0) {
+    fprintf(stderr, "memaudit: error: %s\n", ma_errmsg()[0] ? ma_errmsg() : "failed");
+    fflush(stderr);
+  }
+  MPI_Finalize();
+  return (int)st;
+}

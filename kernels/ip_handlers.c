@@ -1,0 +1,303 @@
+/* The handlers: most tile entries are below what a row already holds, so each handler scans a row with
+ * one of three vector primitives (max, first index at or above a bound, count at or above a bound) and
+ * does scalar work only at the rare hits. */
+#include "kernels/ip_handlers.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define IP_X86 1
+#include <immintrin.h>
+#else
+#define IP_X86 0
+#endif
+
+/* The row scans, over s[0, n). */
+typedef struct {
+  float (*max)(const float *s, int64_t n);
+  /* the first j in [from, n) with s[j] >= t, or n */
+  int64_t (*first_ge)(const float *s, int64_t from, int64_t n, float t);
+  int64_t (*count_ge)(const float *s, int64_t n, float t);
+} row_scan;
+
+static float max_c(const float *s, int64_t n)
+{
+  float m = -INFINITY;
+  for (int64_t j = 0; j < n; j++)
+    if (s[j] > m) m = s[j];
+  return m;
+}
+
+static int64_t first_ge_c(const float *s, int64_t from, int64_t n, float t)
+{
+  for (int64_t j = from; j < n; j++)
+    if (s[j] >= t) return j;
+  return n;
+}
+
+static int64_t count_ge_c(const float *s, int64_t n, float t)
+{
+  int64_t c = 0;
+  for (int64_t j = 0; j < n; j++) c += s[j] >= t;
+  return c;
+}
+
+static const row_scan scan_c = {max_c, first_ge_c, count_ge_c};
+
+#if IP_X86
+#define AVX512 __attribute__((target("avx512f")))
+
+/* lanes [0, r) of 16, for 0 <= r < 16 */
+static inline __mmask16 tail_mask(int64_t r) { return (__mmask16)((1u << r) - 1u); }
+
+AVX512 static float max_avx512(const float *s, int64_t n)
+{
+  __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) {
+    m0 = _mm512_max_ps(m0, _mm512_loadu_ps(s + j));
+    m1 = _mm512_max_ps(m1, _mm512_loadu_ps(s + j + 16));
+    m2 = _mm512_max_ps(m2, _mm512_loadu_ps(s + j + 32));
+    m3 = _mm512_max_ps(m3, _mm512_loadu_ps(s + j + 48));
+  }
+  for (; j + 16 <= n; j += 16) m0 = _mm512_max_ps(m0, _mm512_loadu_ps(s + j));
+  if (j < n) {
+    __mmask16 k = tail_mask(n - j);
+    m1 = _mm512_mask_max_ps(m1, k, m1, _mm512_maskz_loadu_ps(k, s + j));
+  }
+  return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
+}
+
+AVX512 static int64_t first_ge_avx512(const float *s, int64_t from, int64_t n, float t)
+{
+  __m512 vt = _mm512_set1_ps(t);
+  int64_t j = from;
+  for (; j + 64 <= n; j += 64) {
+    __mmask16 k0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j), vt, _CMP_GE_OQ);
+    __mmask16 k1 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 16), vt, _CMP_GE_OQ);
+    __mmask16 k2 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 32), vt, _CMP_GE_OQ);
+    __mmask16 k3 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 48), vt, _CMP_GE_OQ);
+    if (k0 | k1 | k2 | k3) {
+      uint64_t k = (uint64_t)k0 | (uint64_t)k1 << 16 | (uint64_t)k2 << 32 | (uint64_t)k3 << 48;
+      return j + __builtin_ctzll(k);
+    }
+  }
+  for (; j + 16 <= n; j += 16) {
+    __mmask16 k = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j), vt, _CMP_GE_OQ);
+    if (k) return j + __builtin_ctz(k);
+  }
+  if (j < n) {
+    __mmask16 r = tail_mask(n - j);
+    __mmask16 k = _mm512_mask_cmp_ps_mask(r, _mm512_maskz_loadu_ps(r, s + j), vt, _CMP_GE_OQ);
+    if (k) return j + __builtin_ctz(k);
+  }
+  return n;
+}
+
+AVX512 static int64_t count_ge_avx512(const float *s, int64_t n, float t)
+{
+  __m512 vt = _mm512_set1_ps(t);
+  __m512i one = _mm512_set1_epi32(1), c0 = _mm512_setzero_si512(), c1 = c0;
+  int64_t j = 0, total = 0;
+  while (j < n) {
+    /* 32-bit lane counters: flush at least every 2^30 elements */
+    int64_t end = n - j > ((int64_t)1 << 30) ? j + ((int64_t)1 << 30) : n;
+    for (; j + 32 <= end; j += 32) {
+      c0 = _mm512_mask_add_epi32(c0, _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j), vt, _CMP_GE_OQ), c0,
+                                 one);
+      c1 = _mm512_mask_add_epi32(
+          c1, _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 16), vt, _CMP_GE_OQ), c1, one);
+    }
+    for (; j < end; j += 16) {
+      __mmask16 r = end - j < 16 ? tail_mask(end - j) : (__mmask16)0xffff;
+      __mmask16 k = _mm512_mask_cmp_ps_mask(r, _mm512_maskz_loadu_ps(r, s + j), vt, _CMP_GE_OQ);
+      c0 = _mm512_mask_add_epi32(c0, k, c0, one);
+    }
+    total += _mm512_reduce_add_epi32(_mm512_add_epi32(c0, c1));
+    c0 = c1 = _mm512_setzero_si512();
+    j = end;
+  }
+  return total;
+}
+
+static const row_scan scan_avx512 = {max_avx512, first_ge_avx512, count_ge_avx512};
+#endif
+
+static int simd_on = 1;
+
+void ip_handlers_set_simd(int on) { simd_on = on; }
+
+static const row_scan *scan(void)
+{
+#if IP_X86
+  if (simd_on && __builtin_cpu_supports("avx512f")) return &scan_avx512;
+#endif
+  return &scan_c;
+}
+
+/* ---- argmax ---- */
+
+void ip_argmax_init(ip_argmax_ctx *c, int64_t n, int64_t *best, float *best_sim)
+{
+  c->best = best;
+  c->best_sim = best_sim;
+  for (int64_t i = 0; i < n; i++) {
+    best[i] = -1;
+    best_sim[i] = -INFINITY;
+  }
+}
+
+static ma_status argmax_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int64_t nj,
+                             const float *s, int64_t lds)
+{
+  ip_argmax_ctx *c = ctx;
+  const row_scan *sc = scan();
+  for (int64_t i = 0; i < mi; i++) {
+    const float *r = s + i * lds;
+    float m = sc->max(r, nj);
+    float *best_sim = &c->best_sim[i0 + i];
+    int64_t *best = &c->best[i0 + i];
+    if (!(m >= *best_sim)) continue; /* also when m is NaN */
+    int64_t j = sc->first_ge(r, 0, nj, m);
+    if (j == nj) continue;
+    if (m > *best_sim || j0 + j < *best) {
+      *best_sim = m;
+      *best = j0 + j;
+    }
+  }
+  return MA_OK;
+}
+
+ip_handler ip_argmax_handler(ip_argmax_ctx *c) { return (ip_handler){argmax_tile, c}; }
+
+/* ---- top-k ---- */
+
+/* Whether (s, id) goes before (s2, id2): more similar, or as similar with a lower id; an empty slot
+ * (id < 0) goes after everything. */
+static inline int topk_before(float s, int64_t id, float s2, int64_t id2)
+{
+  if (id < 0) return 0;
+  if (id2 < 0) return 1;
+  return s > s2 || (s == s2 && id < id2);
+}
+
+void topk_init(topk_ctx *c, int64_t n, int k, int64_t *ids, float *sims, int64_t *count,
+               float threshold)
+{
+  c->k = k;
+  c->ids = ids;
+  c->sims = sims;
+  c->y_ids = NULL;
+  c->id_offset = 0;
+  c->threshold = threshold;
+  c->count = count;
+  for (int64_t i = 0; i < n * (int64_t)k; i++) {
+    ids[i] = -1;
+    sims[i] = -INFINITY;
+  }
+  if (count)
+    for (int64_t i = 0; i < n; i++) count[i] = 0;
+}
+
+/* Puts (s, id) into the sorted list if it goes before the last entry. */
+static void topk_insert(int k, int64_t *ids, float *sims, int64_t id, float s)
+{
+  if (!topk_before(s, id, sims[k - 1], ids[k - 1])) return;
+  int p = k - 1;
+  for (; p > 0 && topk_before(s, id, sims[p - 1], ids[p - 1]); p--) {
+    sims[p] = sims[p - 1];
+    ids[p] = ids[p - 1];
+  }
+  sims[p] = s;
+  ids[p] = id;
+}
+
+static ma_status topk_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const float *s,
+                           int64_t lds)
+{
+  topk_ctx *c = ctx;
+  const row_scan *sc = scan();
+  int k = c->k;
+  if (k < 1) return ma_fail(MA_ERR_USAGE, "topk: k = %d, want >= 1", k);
+  for (int64_t i = 0; i < mi; i++) {
+    const float *r = s + i * lds;
+    int64_t *ids = c->ids + (i0 + i) * k;
+    float *sims = c->sims + (i0 + i) * k;
+    if (c->count) c->count[i0 + i] += sc->count_ge(r, nj, c->threshold);
+    /* >= the k-th similarity: a candidate; topk_insert settles ties by id */
+    for (int64_t j = sc->first_ge(r, 0, nj, sims[k - 1]); j < nj;
+         j = sc->first_ge(r, j + 1, nj, sims[k - 1])) {
+      int64_t id = c->y_ids ? c->y_ids[j0 + j] : c->id_offset + j0 + j;
+      topk_insert(k, ids, sims, id, r[j]);
+    }
+  }
+  return MA_OK;
+}
+
+ip_handler topk_handler(topk_ctx *c) { return (ip_handler){topk_tile, c}; }
+
+void topk_merge(int k, const int64_t *ida, const float *sa, const int64_t *idb, const float *sb,
+                int64_t *out_id, float *out_s)
+{
+  int a = 0, b = 0;
+  for (int p = 0; p < k; p++) {
+    /* a + b = p < k, so neither list runs out */
+    if (topk_before(sa[a], ida[a], sb[b], idb[b])) {
+      out_id[p] = ida[a];
+      out_s[p] = sa[a++];
+    } else {
+      out_id[p] = idb[b];
+      out_s[p] = sb[b++];
+    }
+  }
+}
+
+/* ---- range ---- */
+
+void ip_range_init(ip_range_ctx *c, float threshold, int self)
+{
+  c->threshold = threshold;
+  c->self = self;
+  c->pairs = NULL;
+  c->n = c->cap = 0;
+}
+
+void ip_range_free(ip_range_ctx *c)
+{
+  free(c->pairs);
+  c->pairs = NULL;
+  c->n = c->cap = 0;
+}
+
+static ma_status range_push(ip_range_ctx *c, int64_t a, int64_t b, float sim)
+{
+  if (c->n == c->cap) {
+    int64_t cap = c->cap ? 2 * c->cap : 1024;
+    ip_pair *p = realloc(c->pairs, (size_t)cap * sizeof *p);
+    if (!p)
+      return ma_fail(MA_ERR_RUNTIME, "out of memory growing the pair list to %lld pairs",
+                     (long long)cap);
+    c->pairs = p;
+    c->cap = cap;
+  }
+  c->pairs[c->n++] = (ip_pair){a, b, sim};
+  return MA_OK;
+}
+
+static ma_status range_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int64_t nj,
+                            const float *s, int64_t lds)
+{
+  ip_range_ctx *c = ctx;
+  const row_scan *sc = scan();
+  for (int64_t i = 0; i < mi; i++) {
+    const float *r = s + i * lds;
+    int64_t from = c->self && i0 + i + 1 > j0 ? i0 + i + 1 - j0 : 0;
+    for (int64_t j = sc->first_ge(r, from, nj, c->threshold); j < nj;
+         j = sc->first_ge(r, j + 1, nj, c->threshold))
+      MA_CALL(range_push(c, i0 + i, j0 + j, r[j]));
+  }
+  return MA_OK;
+}
+
+ip_handler ip_range_handler(ip_range_ctx *c) { return (ip_handler){range_tile, c}; }

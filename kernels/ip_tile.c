@@ -1,0 +1,161 @@
+/* The tiled loop behind ip_search: SGEMM per tile, then the handler on the tile while it is in L2.
+ *
+ * Loop order: the operand with more rows is the outer one and streams from memory once per chunk;
+ * the other (inner) one is split into chunks of at most IP_CHUNK_BYTES as float, each chunk reused
+ * from cache for every outer block. float16 rows are widened once per chunk (inner) or once per
+ * outer block per chunk (outer), never once per tile. */
+#include "kernels/ip_tile.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "kernels/f16.h"
+
+/* One operand as the tiles see it: the caller's float rows, or a float copy of rows
+ * [first, first + n) of the caller's float16 rows. */
+typedef struct {
+  const ma_rows *src;
+  int64_t d;
+  float *buf; /* float16 only: the widened rows, leading dimension d */
+  int64_t first;
+} operand;
+
+/* Makes rows [r0, r0 + n) of op readable as float. */
+static void operand_load(operand *op, int64_t r0, int64_t n)
+{
+  if (op->src->type != MA_F16) return;
+  const uint16_t *in = (const uint16_t *)op->src->data + r0 * op->src->ld;
+  if (op->src->ld == op->d) {
+    f16_to_f32(in, op->buf, n * op->d);
+  } else {
+    for (int64_t r = 0; r < n; r++) f16_to_f32(in + r * op->src->ld, op->buf + r * op->d, op->d);
+  }
+  op->first = r0;
+}
+
+/* Row r0 of op as float, and the leading dimension to read the following rows with. The rows must
+ * have been loaded by operand_load. */
+static const float *operand_rows(const operand *op, int64_t r0, int64_t *ld)
+{
+  if (op->src->type != MA_F16) {
+    *ld = op->src->ld;
+    return (const float *)op->src->data + r0 * op->src->ld;
+  }
+  *ld = op->d;
+  return op->buf + (r0 - op->first) * op->d;
+}
+
+static ma_status check_rows(const ma_rows *r, const char *name, int64_t d)
+{
+  if (!r) return ma_fail(MA_ERR_USAGE, "ip_search: %s is NULL", name);
+  if (r->type != MA_F32 && r->type != MA_F16)
+    return ma_fail(MA_ERR_USAGE, "ip_search: %s has unknown type %d", name, (int)r->type);
+  if (r->rows < 0 || r->ld < d || r->ld > INT_MAX || (r->rows > 0 && !r->data))
+    return ma_fail(MA_ERR_USAGE, "ip_search: %s has rows %lld, ld %lld, d %lld", name,
+                   (long long)r->rows, (long long)r->ld, (long long)d);
+  return MA_OK;
+}
+
+/* Block sizes of b, or the defaults. */
+static ma_status blocking(const ip_blocking *b, int64_t *bm, int64_t *bn, int64_t *chunk)
+{
+  *bm = b && b->bm ? b->bm : IP_BM_DEFAULT;
+  *bn = b && b->bn ? b->bn : IP_BN_DEFAULT;
+  *chunk = b ? b->chunk : 0;
+  if (*bm < 0 || *bn < 0 || *chunk < 0 || *bm > INT_MAX || *bn > INT_MAX - 16 ||
+      *bm * (*bn + 16) > ((int64_t)1 << 30))
+    return ma_fail(MA_ERR_USAGE, "ip_search: bad blocking bm %lld, bn %lld, chunk %lld",
+                   (long long)*bm, (long long)*bn, (long long)*chunk);
+  return MA_OK;
+}
+
+static void *alloc_floats(int64_t n)
+{
+  /* 64-byte aligned, so that tile rows with lds % 16 == 0 start on a cache line */
+  size_t bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+  return bytes ? aligned_alloc(64, bytes) : NULL;
+}
+
+static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_handler *h,
+                     const ip_blocking *b, int self)
+{
+  ma_status st = MA_OK;
+  float *s = NULL;
+  operand xo = {x, d, NULL, 0}, yo = {y, d, NULL, 0};
+
+  if (d < 1 || d > INT_MAX) return ma_fail(MA_ERR_USAGE, "ip_search: bad d %lld", (long long)d);
+  MA_CALL(check_rows(x, "x", d));
+  MA_CALL(check_rows(y, "y", d));
+  if (!h || !h->tile) return ma_fail(MA_ERR_USAGE, "ip_search: no handler");
+  int64_t bm, bn, chunk;
+  MA_CALL(blocking(b, &bm, &bn, &chunk));
+  if (x->rows == 0 || y->rows == 0) return MA_OK;
+
+  int x_outer = x->rows >= y->rows;
+  operand *outer = x_outer ? &xo : &yo, *inner = x_outer ? &yo : &xo;
+  int64_t ob = x_outer ? bm : bn, ib = x_outer ? bn : bm;
+  int64_t orows = outer->src->rows, irows = inner->src->rows;
+  if (chunk == 0) chunk = IP_CHUNK_BYTES / (d * (int64_t)sizeof(float));
+  chunk = chunk < ib ? ib : chunk / ib * ib;
+  if (chunk > irows) chunk = irows;
+  if (ob > orows) ob = orows;
+
+  /* Tile rows padded to a multiple of 16 floats, so that they start on cache lines for the
+   * handlers, but not to a multiple of 1 KiB, whose rows fall in few L1 sets when SGEMM stores C
+   * (measured ~2% slower). */
+  int64_t lds = ((bn < y->rows ? bn : y->rows) + 15) / 16 * 16;
+  if (lds % 256 == 0) lds += 16;
+  s = alloc_floats((bm < x->rows ? bm : x->rows) * lds);
+  if (!s) goto nomem;
+  if (outer->src->type == MA_F16 && !(outer->buf = alloc_floats(ob * d))) goto nomem;
+  if (inner->src->type == MA_F16 && !(inner->buf = alloc_floats(chunk * d))) goto nomem;
+
+  for (int64_t c0 = 0; c0 < irows; c0 += chunk) {
+    int64_t cn = irows - c0 < chunk ? irows - c0 : chunk;
+    int loaded_inner = 0;
+    for (int64_t o0 = 0; o0 < orows; o0 += ob) {
+      int64_t on = orows - o0 < ob ? orows - o0 : ob;
+      int loaded_outer = 0;
+      for (int64_t q0 = c0; q0 < c0 + cn; q0 += ib) {
+        int64_t qn = c0 + cn - q0 < ib ? c0 + cn - q0 : ib;
+        int64_t i0 = x_outer ? o0 : q0, mi = x_outer ? on : qn;
+        int64_t j0 = x_outer ? q0 : o0, nj = x_outer ? qn : on;
+        if (self && j0 + nj - 1 <= i0) continue;
+        if (!loaded_inner) {
+          operand_load(inner, c0, cn);
+          loaded_inner = 1;
+        }
+        if (!loaded_outer) {
+          operand_load(outer, o0, on);
+          loaded_outer = 1;
+        }
+        int64_t ldx, ldy;
+        const float *xb = operand_rows(&xo, i0, &ldx), *yb = operand_rows(&yo, j0, &ldy);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mi, (int)nj, (int)d, 1.0f, xb,
+                    (int)ldx, yb, (int)ldy, 0.0f, s, (int)lds);
+        MA_TRY(h->tile(h->ctx, i0, j0, mi, nj, s, lds));
+      }
+    }
+  }
+  goto done;
+nomem:
+  st = ma_fail(MA_ERR_RUNTIME, "ip_search: out of memory for the tile workspace (d %lld, bm %lld, "
+               "bn %lld, chunk %lld)", (long long)d, (long long)bm, (long long)bn, (long long)chunk);
+done:
+  free(s);
+  free(xo.buf);
+  free(yo.buf);
+  return st;
+}
+
+ma_status ip_search(const ma_rows *x, const ma_rows *y, int64_t d, const ip_handler *h,
+                    const ip_blocking *b)
+{
+  return run(x, y, d, h, b, 0);
+}
+
+ma_status ip_search_self(const ma_rows *x, int64_t d, const ip_handler *h, const ip_blocking *b)
+{
+  return run(x, x, d, h, b, 1);
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up memaudit on Debian 12 and runs it:
+#   bash scripts/setup.sh demo   install what is missing, build into build/, run the demo on 2 ranks
+#   bash scripts/setup.sh test   install what is missing, build into build/, run every test through ctest
+# As root it installs the missing Debian packages with apt-get; otherwise it prints the one apt-get
+# line to run and stops.
+set -euo pipefail
+mode=${1:-demo}
+case "$mode" in demo|test|build) ;; *) echo "usage: bash scripts/setup.sh demo|test|build" >&2; exit 2 ;; esac
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+
+packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev libopenblas-dev
+          libturbojpeg0-dev libcmocka-dev libjansson-dev python3 python3-numpy python3-h5py python3-faiss)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "memaudit needs these Debian packages; as root, run:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "== installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+
+echo "== building into build/"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMEMAUDIT_WERROR=ON >/dev/null
+cmake --build build -j"$(nproc)"
+
+case "$mode" in
+  demo) exec bash scripts/demo.sh ;;
+  test) cd build && exec ctest --output-on-failure --timeout 900 ;;
+  build) ;;
+esac
