@@ -23,7 +23,11 @@ enum rng_stream {
   RNG_SYNTH_GROUP_BASE = 9,  /* noise of the base vector of group g */
   RNG_SYNTH_GEN_PLACE = 10,  /* permutation that places the regurgitated samples */
   RNG_SYNTH_GEN_SOURCE = 11, /* training row behind generated sample j */
-  RNG_SYNTH_GEN_NOISE = 12   /* noise of generated sample j */
+  RNG_SYNTH_GEN_NOISE = 12,  /* noise of generated sample j */
+  RNG_KMEANS_SAMPLE = 20,    /* is item id in clustering r's sample; counter = id */
+  RNG_KMEANS_INIT = 21,      /* k-means|| first pick and per-round picks; counter = id */
+  RNG_KMEANS_SEED = 22,      /* k-means++ over the candidates; counter = seed index */
+  RNG_KMEANS_SPLIT = 23      /* direction that splits a large cluster for an empty one */
 };
 
 #define RNG_GOLDEN 0x9e3779b97f4a7c15ull

@@ -79,3 +79,53 @@ static ma_status reduce_i64(MPI_Comm comm, int64_t local, int64_t *global, MPI_O
 ma_status mpi_sum_i64(MPI_Comm comm, int64_t local, int64_t *global) { return reduce_i64(comm, local, global, MPI_SUM); }
 ma_status mpi_max_i64(MPI_Comm comm, int64_t local, int64_t *global) { return reduce_i64(comm, local, global, MPI_MAX); }
 ma_status mpi_min_i64(MPI_Comm comm, int64_t local, int64_t *global) { return reduce_i64(comm, local, global, MPI_MIN); }
+
+ma_status mpi_sum_i64_array(MPI_Comm comm, int64_t *buf, int64_t n)
+{
+  const int64_t piece = (int64_t)1 << 26;
+  for (int64_t i = 0; i < n; i += piece) {
+    int m = (int)(n - i < piece ? n - i : piece);
+    MA_MPI(MPI_Allreduce(MPI_IN_PLACE, buf + i, m, MPI_INT64_T, MPI_SUM, comm));
+  }
+  return MA_OK;
+}
+
+ma_status mpi_allgather_records(MPI_Comm comm, const void *local, int64_t nlocal, size_t elem, void **all,
+                                int64_t *nall)
+{
+  ma_status st = MA_OK;
+  int nranks;
+  int64_t mine = nlocal * (int64_t)elem, total = 0;
+  int64_t *bytes = NULL;
+  int *counts = NULL, *displs = NULL;
+  char *buf = NULL;
+  *all = NULL;
+  MA_MPI(MPI_Comm_size(comm, &nranks));
+  bytes = calloc((size_t)nranks, sizeof *bytes);
+  counts = calloc((size_t)nranks, sizeof *counts);
+  displs = calloc((size_t)nranks, sizeof *displs);
+  if (!bytes || !counts || !displs) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  MA_TRY(mpi_agree(comm, st));
+  MA_MPI_TRY(MPI_Allgather(&mine, 1, MPI_INT64_T, bytes, 1, MPI_INT64_T, comm));
+  for (int r = 0; r < nranks; r++) {
+    if (total + bytes[r] > INT_MAX) {
+      st = ma_fail(MA_ERR_RUNTIME, "gathering %lld bytes on every rank exceeds 2 GiB", (long long)(total + bytes[r]));
+      goto done;
+    }
+    counts[r] = (int)bytes[r];
+    displs[r] = (int)total;
+    total += bytes[r];
+  }
+  if (!(buf = malloc((size_t)total + 1))) st = ma_fail(MA_ERR_RUNTIME, "out of memory gathering %lld bytes", (long long)total);
+  MA_TRY(mpi_agree(comm, st));
+  MA_MPI_TRY(MPI_Allgatherv(local, (int)mine, MPI_BYTE, buf, counts, displs, MPI_BYTE, comm));
+  *all = buf;
+  *nall = total / (int64_t)elem;
+  buf = NULL;
+done:
+  free(buf);
+  free(bytes);
+  free(counts);
+  free(displs);
+  return st;
+}

@@ -51,3 +51,15 @@ ma_status mpi_max_i64(MPI_Comm comm, int64_t local, int64_t *global);
 ma_status mpi_min_i64(MPI_Comm comm, int64_t local, int64_t *global);
 
 #endif
+
+#ifndef MA_MPI_COMM_ARRAYS
+#define MA_MPI_COMM_ARRAYS
+/* Element-wise sum of buf[0..n) over comm, in place, in pieces that fit int counts. Integer sums are
+ * exact, so the result is the same whatever the rank count. Collective on comm. */
+ma_status mpi_sum_i64_array(MPI_Comm comm, int64_t *buf, int64_t n);
+
+/* Gathers every rank's nlocal records of `elem` bytes onto every rank, in rank order. Allocates *all
+ * (free() it). Collective on comm. */
+ma_status mpi_allgather_records(MPI_Comm comm, const void *local, int64_t nlocal, size_t elem, void **all,
+                                int64_t *nall);
+#endif

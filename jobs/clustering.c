@@ -1,0 +1,421 @@
+/* Distributed spherical k-means: sample by hash of global ids, k-means|| seeding, Lloyd iterations
+ * whose sums are reduced in fixed point (so 1, 2, 3 or 4 ranks give the same bits), then the
+ * assignment of every item. */
+#include "jobs/clustering.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "kernels/f16.h"
+#include "kernels/ip_handlers.h"
+#include "kernels/kmeans.h"
+#include "kernels/rng.h"
+#include "mpi/comm.h"
+
+/* Candidates per k-means|| round, as a multiple of k (Bahmani et al. use 0.5k to 2k). */
+#define KM_OVERSAMPLE 1.0
+/* k-means|| runs on a sub-sample of this many items per cluster: each of its rounds costs as much as a
+ * Lloyd iteration over that many items per cluster, and seeds need far fewer items than training. */
+#define KM_INIT_PER_CLUSTER 32
+
+/* Streams of one clustering r: the generator's stream numbers are shifted by r so that every
+ * clustering draws anew. */
+static uint64_t stream_of(int base, int r, int64_t sub) { return (uint64_t)base | ((uint64_t)r << 32) | ((uint64_t)sub << 48); }
+
+/* A row of a gathered candidate: its id and its float32 vector follow. */
+static size_t cand_bytes(int64_t d) { return sizeof(int64_t) + (size_t)d * sizeof(float); }
+
+static void widen_row(const ma_rows *x, int64_t i, int64_t d, float *out)
+{
+  if (x->type == MA_F32) memcpy(out, (const float *)x->data + i * x->ld, (size_t)d * sizeof *out);
+  else f16_to_f32((const uint16_t *)x->data + i * x->ld, out, d);
+}
+
+typedef struct km_sample {
+  ma_rows rows; /* owns data */
+  int64_t *ids;
+  int64_t local, global;
+} km_sample;
+
+static void sample_free(km_sample *s)
+{
+  free((void *)s->rows.data);
+  free(s->ids);
+  memset(s, 0, sizeof *s);
+}
+
+/* Copies this rank's rows whose id passes uniform(seed, stream, id) < frac (all rows when frac >= 1)
+ * into s, and counts them over all ranks. Collective on comm. */
+static ma_status select_rows(MPI_Comm comm, const ma_rows *rows, const int64_t *ids, int64_t d, double frac,
+                             uint64_t seed, uint64_t stream, km_sample *s)
+{
+  ma_status st = MA_OK;
+  size_t esize = rows->type == MA_F16 ? 2 : 4;
+  int64_t count = 0;
+  for (int64_t i = 0; i < rows->rows; i++) count += frac >= 1 || rng_uniform(seed, stream, (uint64_t)ids[i]) < frac;
+  char *data = malloc((size_t)(count * d) * esize + 1);
+  s->ids = malloc((size_t)(count + 1) * sizeof *s->ids);
+  if (!data || !s->ids) {
+    free(data);
+    st = ma_fail(MA_ERR_RUNTIME, "out of memory for a sample of %lld rows", (long long)count);
+  } else {
+    int64_t k = 0;
+    for (int64_t i = 0; i < rows->rows; i++) {
+      if (!(frac >= 1 || rng_uniform(seed, stream, (uint64_t)ids[i]) < frac)) continue;
+      memcpy(data + k * d * (int64_t)esize, (const char *)rows->data + i * rows->ld * (int64_t)esize, (size_t)d * esize);
+      s->ids[k++] = ids[i];
+    }
+    s->rows = (ma_rows){data, rows->type, count, d};
+    s->local = count;
+  }
+  MA_CALL(mpi_agree(comm, st));
+  return mpi_sum_i64(comm, count, &s->global);
+}
+
+/* The items of clustering r's sample that this rank holds; all items when the sample would hold fewer
+ * than k. Collective on comm. */
+static ma_status draw_sample(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
+                             const km_config *cfg, km_sample *s)
+{
+  double want = (double)cfg->per_cluster * (double)cfg->k, frac = want >= (double)n ? 1.0 : want / (double)n;
+  uint64_t stream = stream_of(RNG_KMEANS_SAMPLE, cfg->clustering, 0);
+  MA_CALL(select_rows(comm, local, ids, d, frac, cfg->seed, stream, s));
+  if (s->global >= cfg->k) return MA_OK;
+  sample_free(s);
+  return select_rows(comm, local, ids, d, 1.0, cfg->seed, stream, s);
+}
+
+/* best_sim[i] = max(best_sim[i], similarity of sample row i to its nearest of the nb candidates). */
+static ma_status update_nearest(const km_sample *s, const float *cand, int64_t nb, int64_t d, int64_t *best,
+                                float *sim, float *best_sim)
+{
+  ma_rows y = {cand, MA_F32, nb, d};
+  ip_argmax_ctx am;
+  ip_argmax_init(&am, s->local, best, sim);
+  ip_handler h = ip_argmax_handler(&am);
+  MA_CALL(ip_search(&s->rows, &y, d, &h, NULL));
+  for (int64_t i = 0; i < s->local; i++)
+    if (sim[i] > best_sim[i]) best_sim[i] = sim[i];
+  return MA_OK;
+}
+
+/* Packs the selected sample rows as (id, float32 vector) records. */
+static ma_status pack_selected(const km_sample *s, const unsigned char *sel, int64_t d, char **out, int64_t *nsel)
+{
+  int64_t m = 0;
+  for (int64_t i = 0; i < s->local; i++) m += sel[i];
+  char *buf = malloc((size_t)m * cand_bytes(d) + 1);
+  if (!buf) return ma_fail(MA_ERR_RUNTIME, "out of memory");
+  int64_t k = 0;
+  for (int64_t i = 0; i < s->local; i++) {
+    if (!sel[i]) continue;
+    char *rec = buf + k++ * (int64_t)cand_bytes(d);
+    memcpy(rec, &s->ids[i], sizeof(int64_t));
+    widen_row(&s->rows, i, d, (float *)(rec + sizeof(int64_t)));
+  }
+  *out = buf;
+  *nsel = m;
+  return MA_OK;
+}
+
+/* Appends gathered records' vectors to the candidate matrix. */
+static ma_status append_candidates(float **cand, int64_t *nc, const char *recs, int64_t m, int64_t d)
+{
+  float *grown = realloc(*cand, (size_t)((*nc + m) * d) * sizeof *grown + 1);
+  if (!grown) return ma_fail(MA_ERR_RUNTIME, "out of memory for k-means|| candidates");
+  for (int64_t i = 0; i < m; i++)
+    memcpy(grown + (*nc + i) * d, recs + i * (int64_t)cand_bytes(d) + sizeof(int64_t), (size_t)d * sizeof(float));
+  *cand = grown;
+  *nc += m;
+  return MA_OK;
+}
+
+/* k-means|| (Bahmani et al. 2012) over the sub-sample s: a few rounds that each pick about
+ * KM_OVERSAMPLE·k items with probability proportional to their distance to the candidates so far; the
+ * candidates, weighted by how many items they are nearest to and by those items' spread, are reduced to
+ * k seeds by greedy k-means++ on rank 0. */
+static ma_status seed_kmeans_par(MPI_Comm comm, const km_sample *s, int64_t d, const km_config *cfg, float *centroids,
+                                 int64_t *ncand_out)
+{
+  ma_status st = MA_OK;
+  int64_t *best = NULL, nc = 0, m = 0;
+  float *sim = NULL, *best_sim = NULL, *cand = NULL;
+  unsigned char *sel = NULL;
+  char *mine = NULL, *all = NULL;
+  int64_t *wcount = NULL;
+  double *weight = NULL;
+  int r = cfg->clustering;
+
+  best = malloc((size_t)(s->local + 1) * sizeof *best);
+  sim = malloc((size_t)(s->local + 1) * sizeof *sim);
+  best_sim = malloc((size_t)(s->local + 1) * sizeof *best_sim);
+  sel = calloc((size_t)s->local + 1, 1);
+  if (!best || !sim || !best_sim || !sel) st = ma_fail(MA_ERR_RUNTIME, "out of memory seeding k-means");
+  MA_TRY(mpi_agree(comm, st));
+  for (int64_t i = 0; i < s->local; i++) best_sim[i] = -INFINITY;
+
+  /* The first candidate: the sample item with the smallest hash. */
+  uint64_t hmin = UINT64_MAX, g;
+  for (int64_t i = 0; i < s->local; i++) {
+    uint64_t h = rng_hash(cfg->seed, stream_of(RNG_KMEANS_INIT, r, 0), (uint64_t)s->ids[i]);
+    if (h < hmin) hmin = h;
+  }
+  MA_MPI_TRY(MPI_Allreduce(&hmin, &g, 1, MPI_UINT64_T, MPI_MIN, comm));
+  for (int64_t i = 0; i < s->local; i++)
+    sel[i] = rng_hash(cfg->seed, stream_of(RNG_KMEANS_INIT, r, 0), (uint64_t)s->ids[i]) == g;
+
+  for (int round = 0; round <= cfg->init_rounds; round++) {
+    st = pack_selected(s, sel, d, &mine, &m);
+    MA_TRY(mpi_agree(comm, st));
+    MA_TRY(mpi_allgather_records(comm, mine, m, cand_bytes(d), (void **)&all, &m));
+    free(mine);
+    mine = NULL;
+    int64_t first_new = nc;
+    st = append_candidates(&cand, &nc, all, m, d);
+    free(all);
+    all = NULL;
+    if (st == MA_OK && m > 0) st = update_nearest(s, cand + first_new * d, m, d, best, sim, best_sim);
+    MA_TRY(mpi_agree(comm, st));
+    if (round == cfg->init_rounds) break;
+
+    /* cost = 1 - cos to the nearest candidate (half the squared distance), summed in fixed point. */
+    int64_t phi_local = 0, phi;
+    for (int64_t i = 0; i < s->local; i++) {
+      float c = 1.0f - best_sim[i];
+      sim[i] = c > 0 ? c : 0;
+    }
+    phi_local = km_fixed_sum(sim, s->local);
+    MA_TRY(mpi_sum_i64(comm, phi_local, &phi));
+    if (phi <= 0) break;
+    double scale = KM_OVERSAMPLE * (double)cfg->k * KM_FIXED_ONE / (double)phi;
+    for (int64_t i = 0; i < s->local; i++)
+      sel[i] = rng_uniform(cfg->seed, stream_of(RNG_KMEANS_INIT, r, round + 1), (uint64_t)s->ids[i]) < scale * sim[i];
+  }
+
+  /* Weights: how many sample items each candidate is nearest to, and their mean squared distance to it
+   * (in fixed point, so the sums do not depend on the rank count). */
+  wcount = calloc((size_t)(2 * nc) + 1, sizeof *wcount);
+  weight = malloc((size_t)(2 * nc + 1) * sizeof *weight);
+  if (!wcount || !weight) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  else {
+    ma_rows y = {cand, MA_F32, nc, d};
+    ip_argmax_ctx am;
+    ip_argmax_init(&am, s->local, best, sim);
+    ip_handler h = ip_argmax_handler(&am);
+    st = ip_search(&s->rows, &y, d, &h, NULL);
+    for (int64_t i = 0; st == MA_OK && i < s->local; i++) {
+      float dist = 2.0f - 2.0f * sim[i];
+      wcount[best[i]]++;
+      wcount[nc + best[i]] += km_fixed_sum(&dist, 1);
+    }
+  }
+  MA_TRY(mpi_agree(comm, st));
+  MA_TRY(mpi_sum_i64_array(comm, wcount, 2 * nc));
+  for (int64_t c = 0; c < nc; c++) {
+    weight[c] = (double)wcount[c];
+    weight[nc + c] = wcount[c] ? (double)wcount[nc + c] / KM_FIXED_ONE / (double)wcount[c] : 0;
+    if (weight[nc + c] < 0) weight[nc + c] = 0;
+  }
+  /* Rank 0 reduces the candidates to k seeds and shares them: one answer even on nodes whose BLAS
+   * would round differently. */
+  int rank;
+  MA_MPI_TRY(MPI_Comm_rank(comm, &rank));
+  if (rank == 0)
+    st = km_seed_from_candidates(cand, weight, weight + nc, nc, d, cfg->k, cfg->seed, stream_of(RNG_KMEANS_SEED, r, 0), 3, centroids);
+  MA_TRY(mpi_agree(comm, st));
+  MA_TRY(mpi_check_int(cfg->k * d, "k x d"));
+  MA_MPI_TRY(MPI_Bcast(centroids, (int)(cfg->k * d), MPI_FLOAT, 0, comm));
+  *ncand_out = nc;
+done:
+  free(best);
+  free(sim);
+  free(best_sim);
+  free(sel);
+  free(mine);
+  free(all);
+  free(cand);
+  free(wcount);
+  free(weight);
+  return st;
+}
+
+/* Lloyd iterations over the sample. */
+static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t d, const km_config *cfg, km_result *out)
+{
+  ma_status st = MA_OK;
+  int64_t k = cfg->k, nbuf = k * d + k + 2;
+  int64_t *best = NULL, *prev = NULL, *buf = NULL;
+  float *best_sim = NULL;
+  unsigned char *empty = NULL;
+  best = malloc((size_t)(s->local + 1) * sizeof *best);
+  prev = malloc((size_t)(s->local + 1) * sizeof *prev);
+  best_sim = malloc((size_t)(s->local + 1) * sizeof *best_sim);
+  buf = malloc((size_t)nbuf * sizeof *buf);
+  empty = malloc((size_t)k);
+  if (!best || !prev || !best_sim || !buf || !empty) st = ma_fail(MA_ERR_RUNTIME, "out of memory in k-means");
+  MA_TRY(mpi_agree(comm, st));
+  for (int64_t i = 0; i < s->local; i++) prev[i] = -1;
+
+  ma_rows y = {out->centroids, MA_F32, k, d};
+  double t_all = 0, flops = 2.0 * (double)s->global * (double)k * (double)d;
+  for (int it = 0; it < cfg->iters; it++) {
+    double t0 = log_now();
+    ip_argmax_ctx am;
+    ip_argmax_init(&am, s->local, best, best_sim);
+    ip_handler h = ip_argmax_handler(&am);
+    st = ip_search(&s->rows, &y, d, &h, NULL);
+    if (st == MA_OK) {
+      memset(buf, 0, (size_t)nbuf * sizeof *buf);
+      st = km_accumulate(&s->rows, d, best, k, buf, buf + k * d);
+      buf[k * d + k] = km_fixed_sum(best_sim, s->local);
+      for (int64_t i = 0; i < s->local; i++) buf[k * d + k + 1] += best[i] != prev[i];
+      memcpy(prev, best, (size_t)s->local * sizeof *prev);
+    }
+    MA_TRY(mpi_agree(comm, st));
+    MA_TRY(mpi_sum_i64_array(comm, buf, nbuf));
+    const int64_t *counts = buf + k * d;
+    int64_t changed = buf[k * d + k + 1], largest = 0;
+    for (int64_t c = 0; c < k; c++)
+      if (counts[c] > largest) largest = counts[c];
+    out->train_objective = (double)buf[k * d + k] / KM_FIXED_ONE / (double)s->global;
+    int64_t nempty = km_centroids(buf, counts, k, d, out->centroids, empty);
+    int64_t repaired = nempty ? km_split_empty(out->centroids, buf + k * d, empty, k, d, cfg->seed,
+                                               stream_of(RNG_KMEANS_SPLIT, cfg->clustering, it)) : 0;
+    double secs = log_now() - t0;
+    t_all += secs;
+    out->iterations = it + 1;
+    log_info("clustering %d iteration %2d: objective %.6f, imbalance %.2f, %lld changed, %lld empty repaired, "
+             "%.2f s, %.1f GFLOP/s", cfg->clustering, it + 1, out->train_objective,
+             (double)largest * (double)k / (double)s->global, (long long)changed, (long long)repaired, secs,
+             flops / secs * 1e-9);
+    if (changed == 0 && nempty == 0) break;
+  }
+  out->seconds_lloyd = t_all;
+  out->gflops_lloyd = t_all > 0 ? flops * out->iterations / t_all * 1e-9 : 0;
+done:
+  free(best);
+  free(prev);
+  free(best_sim);
+  free(buf);
+  free(empty);
+  return st;
+}
+
+/* Every local row to its nearest centroid; sizes and the objective over all ranks. */
+static ma_status assign_all(MPI_Comm comm, const ma_rows *local, int64_t n, int64_t d, const km_config *cfg,
+                            km_result *out)
+{
+  ma_status st = MA_OK;
+  int64_t k = cfg->k, *best = NULL, *buf = NULL;
+  float *sim = NULL;
+  best = malloc((size_t)(local->rows + 1) * sizeof *best);
+  sim = malloc((size_t)(local->rows + 1) * sizeof *sim);
+  buf = calloc((size_t)k + 1, sizeof *buf);
+  double t0 = log_now();
+  if (!best || !sim || !buf || !out->assignment) st = ma_fail(MA_ERR_RUNTIME, "out of memory assigning items");
+  if (st == MA_OK) {
+    ma_rows y = {out->centroids, MA_F32, k, d};
+    ip_argmax_ctx am;
+    ip_argmax_init(&am, local->rows, best, sim);
+    ip_handler h = ip_argmax_handler(&am);
+    st = ip_search(local, &y, d, &h, NULL);
+  }
+  if (st == MA_OK) {
+    for (int64_t i = 0; i < local->rows; i++) {
+      out->assignment[i] = (int32_t)best[i];
+      buf[best[i]]++;
+    }
+    buf[k] = km_fixed_sum(sim, local->rows);
+  }
+  MA_TRY(mpi_agree(comm, st));
+  MA_TRY(mpi_sum_i64_array(comm, buf, k + 1));
+  memcpy(out->sizes, buf, (size_t)k * sizeof *buf);
+  out->objective = (double)buf[k] / KM_FIXED_ONE / (double)n;
+  out->seconds_assign = log_now() - t0;
+  out->gflops_assign = 2.0 * (double)n * (double)k * (double)d / out->seconds_assign * 1e-9;
+done:
+  free(best);
+  free(sim);
+  free(buf);
+  return st;
+}
+
+int64_t km_memory(int64_t rows, int64_t row_bytes, int64_t k, int64_t d, int64_t n, int64_t per_cluster)
+{
+  double frac = (double)per_cluster * (double)k >= (double)n ? 1.0 : (double)per_cluster * (double)k / (double)n;
+  int64_t sample = (int64_t)(frac * (double)rows * 1.1) + 1024;
+  int64_t cands = (int64_t)(KM_OVERSAMPLE * (double)k * 6) + 1 + KM_INIT_PER_CLUSTER * k;
+  return sample * (row_bytes + 32) + rows * 16 + k * d * 16 + cands * d * 8 + ((int64_t)96 << 20);
+}
+
+void km_result_free(km_result *r)
+{
+  free(r->centroids);
+  free(r->assignment);
+  free(r->sizes);
+  memset(r, 0, sizeof *r);
+}
+
+ma_status km_cluster(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
+                     const km_config *cfg, km_result *out)
+{
+  ma_status st = MA_OK;
+  km_sample s = {0}, init = {0};
+  memset(out, 0, sizeof *out);
+  if (cfg->k < 1 || cfg->k > n)
+    return ma_fail(MA_ERR_DATA, "%lld rows are fewer than the %lld clusters asked for", (long long)n, (long long)cfg->k);
+  out->centroids = calloc((size_t)(cfg->k * d), sizeof *out->centroids);
+  out->assignment = malloc((size_t)(local->rows + 1) * sizeof *out->assignment);
+  out->sizes = calloc((size_t)cfg->k, sizeof *out->sizes);
+  if (!out->centroids || !out->assignment || !out->sizes) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  MA_TRY(mpi_agree(comm, st));
+
+  MA_TRY(draw_sample(comm, local, ids, n, d, cfg, &s));
+  out->sample = s.global;
+  if ((double)cfg->per_cluster * (double)cfg->k > (double)n)
+    log_info("clustering %d: %lld x %lld sample items exceed the %lld rows; training on all of them", cfg->clustering,
+             (long long)cfg->per_cluster, (long long)cfg->k, (long long)n);
+  int64_t ncand = 0;
+  double t0 = log_now(), init_frac = (double)KM_INIT_PER_CLUSTER * (double)cfg->k / (double)s.global;
+  MA_TRY(select_rows(comm, &s.rows, s.ids, d, init_frac, cfg->seed, stream_of(RNG_KMEANS_INIT, cfg->clustering, 63),
+                     &init));
+  if (init.global < cfg->k) {
+    sample_free(&init);
+    MA_TRY(select_rows(comm, &s.rows, s.ids, d, 1.0, cfg->seed, 0, &init));
+  }
+  MA_TRY(seed_kmeans_par(comm, &init, d, cfg, out->centroids, &ncand));
+  log_info("clustering %d: k-means|| seeded %lld clusters from %lld candidates over %lld items in %.2f s",
+           cfg->clustering, (long long)cfg->k, (long long)ncand, (long long)init.global, log_now() - t0);
+  sample_free(&init);
+  MA_TRY(lloyd(comm, &s, d, cfg, out));
+  sample_free(&s);
+  MA_TRY(assign_all(comm, local, n, d, cfg, out));
+done:
+  sample_free(&s);
+  sample_free(&init);
+  if (st != MA_OK) km_result_free(out);
+  return st;
+}
+
+ma_status km_write(h5out *o, int r, const km_result *res, int64_t k, int64_t d, int64_t n, int64_t offset,
+                   int64_t local_rows)
+{
+  int rank;
+  char name[96], group[64];
+  MA_MPI(MPI_Comm_rank(o->comm, &rank));
+  snprintf(group, sizeof group, "/clusterings/%d", r);
+  snprintf(name, sizeof name, "%s/centroids", group);
+  MA_CALL(h5out_write(o, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, k, d, 0, rank == 0 ? k : 0, res->centroids, 1));
+  snprintf(name, sizeof name, "%s/assignment", group);
+  MA_CALL(h5out_write(o, name, H5T_STD_I32LE, H5T_NATIVE_INT32, n, 0, offset, local_rows, res->assignment, 1));
+  snprintf(name, sizeof name, "%s/sizes", group);
+  MA_CALL(h5out_write(o, name, H5T_STD_I64LE, H5T_NATIVE_INT64, k, 0, 0, rank == 0 ? k : 0, res->sizes, 1));
+  MA_CALL(h5out_attr_f64(o, group, "objective", res->objective));
+  MA_CALL(h5out_attr_f64(o, group, "train_objective", res->train_objective));
+  MA_CALL(h5out_attr_i64(o, group, "iterations", res->iterations));
+  MA_CALL(h5out_attr_i64(o, group, "sample", res->sample));
+  return MA_OK;
+}

@@ -1,0 +1,53 @@
+/* Distributed spherical k-means over sharded rows: the library behind `memaudit kmeans` and the
+ * clusterings of `memaudit dedup`. Rows never move: each rank trains on its own rows that fall in the
+ * clustering's sample, and only K×D sums cross the network per iteration. */
+#ifndef MA_JOBS_CLUSTERING_H
+#define MA_JOBS_CLUSTERING_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "kernels/ip_tile.h"
+
+typedef struct km_config {
+  int64_t k;          /* clusters */
+  int iters;          /* Lloyd iterations at most */
+  int64_t per_cluster; /* the sample holds about per_cluster * k items (all of them when that is >= n) */
+  uint64_t seed;
+  int clustering;     /* r: which of the reclusterings; its sample and seeds follow from (seed, r) */
+  int init_rounds;    /* k-means|| rounds (default 5) */
+} km_config;
+
+typedef struct km_result {
+  float *centroids;     /* [k][d], unit norm */
+  int32_t *assignment;  /* [local rows] */
+  int64_t *sizes;       /* [k] over all ranks */
+  double objective;     /* mean cosine of every item to its centroid */
+  double train_objective; /* the same over the sample, at the last iteration */
+  int iterations;
+  int64_t sample;       /* items the clustering trained on */
+  double seconds_lloyd, gflops_lloyd;   /* Lloyd iterations: wall time, 2*sample*k*d per iteration / time */
+  double seconds_assign, gflops_assign; /* the assignment of all items */
+} km_result;
+
+/* Clusters the rows (local: this rank's rows; ids: their global ids; n: rows over all ranks).
+ * The result is bit-identical whatever the number of ranks. Collective on comm. */
+ma_status km_cluster(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
+                     const km_config *cfg, km_result *out);
+
+/* Bytes km_cluster needs on a rank holding `rows` rows of `row_bytes` (beyond the rows themselves).
+ * Not collective. */
+int64_t km_memory(int64_t rows, int64_t row_bytes, int64_t k, int64_t d, int64_t n, int64_t per_cluster);
+
+void km_result_free(km_result *r);
+
+#endif
+
+#include "io/h5out.h"
+
+/* Writes /clusterings/<r>/centroids (rank 0's copy), /clusterings/<r>/assignment (every rank its rows at
+ * `offset` of n) and /clusterings/<r>/sizes, with the clustering's objective and iterations as
+ * attributes. Collective on the file's comm. */
+ma_status km_write(h5out *o, int r, const km_result *res, int64_t k, int64_t d, int64_t n, int64_t offset,
+                   int64_t local_rows);

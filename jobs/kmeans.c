@@ -1,0 +1,157 @@
+/* memaudit kmeans: one or several distributed spherical k-means clusterings of the input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/log.h"
+#include "io/h5out.h"
+#include "io/summary.h"
+#include "jobs/clustering.h"
+#include "jobs/commands.h"
+#include "jobs/input.h"
+#include "jobs/options.h"
+#include "mpi/comm.h"
+
+static const char kmeans_help[] =
+    "usage: memaudit kmeans -i PATH[:DATASET] [-i ...] -o OUT.h5 [options]\n\n"
+    "Spherical k-means (centroids are normalised means; items go to the largest inner product), seeded\n"
+    "by k-means|| and trained on a random sample of P*K items per clustering; then every item is\n"
+    "assigned. Results are bit-identical whatever the number of ranks.\n\n"
+    "  --clusters K             clusters (default 1024)\n"
+    "  --iters I                Lloyd iterations at most (default 20; stops earlier when nothing moves)\n"
+    "  --sample-per-cluster P   train on about P*K items (default 256; all items when P*K >= N)\n"
+    "  --reclusterings R        independent clusterings on different samples (default 1)\n" MA_COMMON_HELP;
+
+enum { OPT_CLUSTERS = OPT_COMMAND, OPT_ITERS, OPT_PER_CLUSTER, OPT_RECLUSTER };
+
+typedef struct kmeans_cfg {
+  ma_opts common;
+  km_config km;
+  int reclusterings;
+} kmeans_cfg;
+
+static ma_status parse(int argc, char **argv, kmeans_cfg *c)
+{
+  static const struct option longopts[] = {MA_COMMON_LONG,
+                                            {"clusters", required_argument, 0, OPT_CLUSTERS},
+                                            {"iters", required_argument, 0, OPT_ITERS},
+                                            {"sample-per-cluster", required_argument, 0, OPT_PER_CLUSTER},
+                                            {"reclusterings", required_argument, 0, OPT_RECLUSTER},
+                                            {0, 0, 0, 0}};
+  int64_t v;
+  int opt, handled;
+  opts_init(&c->common);
+  c->km = (km_config){.k = 1024, .iters = 20, .per_cluster = 256, .init_rounds = 5};
+  c->reclusterings = 1;
+  opts_reset();
+  while ((opt = getopt_long(argc, argv, MA_COMMON_SHORT, longopts, NULL)) != -1) {
+    MA_CALL(opts_common(&c->common, opt, optarg, &handled));
+    if (handled) continue;
+    switch (opt) {
+    case OPT_CLUSTERS: MA_CALL(opts_int64(optarg, "--clusters", 1, INT32_MAX, &c->km.k)); break;
+    case OPT_ITERS: MA_CALL(opts_int64(optarg, "--iters", 1, 100000, &v)); c->km.iters = (int)v; break;
+    case OPT_PER_CLUSTER: MA_CALL(opts_int64(optarg, "--sample-per-cluster", 1, INT32_MAX, &c->km.per_cluster)); break;
+    case OPT_RECLUSTER: MA_CALL(opts_int64(optarg, "--reclusterings", 1, 1000, &v)); c->reclusterings = (int)v; break;
+    default: return opts_unknown("kmeans", argc, argv);
+    }
+  }
+  if (c->common.help) return MA_OK;
+  for (; optind < argc; optind++) MA_CALL(opts_add_input(&c->common, argv[optind]));
+  if (!c->common.output) return ma_fail(MA_ERR_USAGE, "kmeans needs -o OUT.h5");
+  if (c->common.ninputs == 0) return ma_fail(MA_ERR_USAGE, "kmeans needs -i PATH[:DATASET]");
+  c->km.seed = c->common.seed;
+  return MA_OK;
+}
+
+static int64_t kmeans_need(const h5in *in, int64_t rows, const void *ctx)
+{
+  const kmeans_cfg *c = ctx;
+  return km_memory(rows, h5in_row_bytes(in), c->km.k, in->dim, in->n, c->km.per_cluster) + rows * 4;
+}
+
+ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
+{
+  ma_status st = MA_OK;
+  kmeans_cfg c;
+  job_input ji = {0};
+  km_result res = {0};
+  h5out *out = NULL;
+  json_t *sum = NULL, *objs = NULL;
+  char *cmdline = NULL;
+  int rank;
+  memset(&c, 0, sizeof c);
+  MA_MPI_TRY(MPI_Comm_rank(comm, &rank));
+  MA_TRY(parse(argc, argv, &c));
+  log_init(rank, c.common.verbosity);
+  if (c.common.help) {
+    if (rank == 0) fputs(kmeans_help, stdout);
+    goto done;
+  }
+  MA_TRY(job_input_open(comm, &c.common, &ji));
+  if (c.km.k > ji.in->n)
+    MA_TRY(ma_fail(MA_ERR_DATA, "%lld rows are fewer than the %lld clusters asked for", (long long)ji.in->n,
+                   (long long)c.km.k));
+  MA_TRY(job_input_load(comm, &c.common, "kmeans", kmeans_need, &c, &ji));
+  if (c.km.k > ji.n)
+    MA_TRY(ma_fail(MA_ERR_DATA, "%lld valid rows are fewer than the %lld clusters asked for", (long long)ji.n,
+                   (long long)c.km.k));
+
+  int64_t d = ji.in->dim, local = ji.rows.count;
+  ma_rows rows = {ji.rows.data, ji.rows.type, local, d};
+  MA_TRY(h5out_create(comm, c.common.output, &out));
+  MA_TRY(h5out_write(out, "/ids", H5T_STD_I64LE, H5T_NATIVE_INT64, ji.n, 0, ji.offset, local, ji.rows.ids, 1));
+  objs = json_array();
+  for (int r = 0; r < c.reclusterings; r++) {
+    char phase[32];
+    snprintf(phase, sizeof phase, "kmeans %d", r);
+    log_phase_begin(phase);
+    km_config kc = c.km;
+    kc.clustering = r;
+    MA_TRY(km_cluster(comm, &rows, ji.rows.ids, ji.n, d, &kc, &res));
+    log_info("clustering %d: objective %.6f over all %lld items after %d iterations (Lloyd %.1f GFLOP/s, "
+             "assignment %.1f GFLOP/s)", r, res.objective, (long long)ji.n, res.iterations, res.gflops_lloyd,
+             res.gflops_assign);
+    log_phase_begin("write");
+    MA_TRY(km_write(out, r, &res, c.km.k, d, ji.n, ji.offset, local));
+    json_t *o = json_object();
+    json_object_set_new(o, "objective", json_real(res.objective));
+    json_object_set_new(o, "iterations", json_integer(res.iterations));
+    json_object_set_new(o, "sample", json_integer(res.sample));
+    json_object_set_new(o, "lloyd_seconds", json_real(res.seconds_lloyd));
+    json_object_set_new(o, "lloyd_gflops", json_real(res.gflops_lloyd));
+    json_object_set_new(o, "assign_seconds", json_real(res.seconds_assign));
+    json_object_set_new(o, "assign_gflops", json_real(res.gflops_assign));
+    json_array_append_new(objs, o);
+    if (r + 1 < c.reclusterings) km_result_free(&res);
+  }
+  if (!(cmdline = job_command_line("kmeans", argc, argv))) MA_TRY(ma_fail(MA_ERR_RUNTIME, "out of memory"));
+  MA_TRY(h5out_attr_f64(out, "/", "objective", res.objective));
+  MA_TRY(h5out_attr_i64(out, "/", "n", ji.n));
+  MA_TRY(h5out_attr_i64(out, "/", "dim", d));
+  MA_TRY(h5out_attr_i64(out, "/", "clusters", c.km.k));
+  MA_TRY(h5out_attr_i64(out, "/", "reclusterings", c.reclusterings));
+  MA_TRY(h5out_attr_i64(out, "/", "seed", (int64_t)c.km.seed));
+  MA_TRY(h5out_attr_str(out, "/", "version", MEMAUDIT_VERSION));
+  MA_TRY(h5out_attr_str(out, "/", "command_line", cmdline));
+  MA_TRY(h5out_commit(&out));
+  log_phase_end();
+
+  sum = summary_new("kmeans");
+  json_object_set_new(sum, "clusters", json_integer(c.km.k));
+  json_object_set_new(sum, "objective", json_real(res.objective));
+  json_object_set_new(sum, "clusterings", objs);
+  objs = NULL;
+  MA_TRY(summary_write(comm, sum, c.common.summary, ji.n, d));
+  log_info("wrote %s", c.common.output);
+done:
+  h5out_abort(&out);
+  json_decref(sum);
+  json_decref(objs);
+  free(cmdline);
+  km_result_free(&res);
+  job_input_free(&ji);
+  opts_free(&c.common);
+  return st;
+}

@@ -1,0 +1,241 @@
+/* Spherical k-means building blocks (pure). */
+#include "kernels/kmeans.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/f16.h"
+#include "kernels/ip_handlers.h"
+#include "kernels/rng.h"
+
+/* Rows widened per block when x is float16. */
+#define KM_BLOCK 1024
+
+static void accumulate_f32(const float *x, int64_t n, int64_t ld, int64_t d, const int64_t *assign,
+                           int64_t *sums, int64_t *counts)
+{
+  const float one = (float)KM_FIXED_ONE;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t *s = sums + assign[i] * d;
+    const float *xi = x + i * ld;
+    counts[assign[i]]++;
+    /* |x| <= 1, so x * 2^24 fits int32; rounding half away from zero, vectorisable. */
+    for (int64_t j = 0; j < d; j++) s[j] += (int32_t)(xi[j] * one + (xi[j] >= 0 ? 0.5f : -0.5f));
+  }
+}
+
+ma_status km_accumulate(const ma_rows *x, int64_t d, const int64_t *assign, int64_t k, int64_t *sums,
+                        int64_t *counts)
+{
+  (void)k;
+  if (x->type == MA_F32) {
+    accumulate_f32(x->data, x->rows, x->ld, d, assign, sums, counts);
+    return MA_OK;
+  }
+  float *wide = malloc((size_t)(KM_BLOCK * d) * sizeof *wide);
+  if (!wide) return ma_fail(MA_ERR_RUNTIME, "out of memory");
+  for (int64_t i0 = 0; i0 < x->rows; i0 += KM_BLOCK) {
+    int64_t m = x->rows - i0 < KM_BLOCK ? x->rows - i0 : KM_BLOCK;
+    for (int64_t i = 0; i < m; i++) f16_to_f32((const uint16_t *)x->data + (i0 + i) * x->ld, wide + i * d, d);
+    accumulate_f32(wide, m, d, d, assign + i0, sums, counts);
+  }
+  free(wide);
+  return MA_OK;
+}
+
+void km_accumulate_ref(const ma_rows *x, int64_t d, const int64_t *assign, int64_t k, int64_t *sums,
+                       int64_t *counts)
+{
+  (void)k;
+  for (int64_t i = 0; i < x->rows; i++) {
+    counts[assign[i]]++;
+    for (int64_t j = 0; j < d; j++) {
+      float v = x->type == MA_F32 ? ((const float *)x->data)[i * x->ld + j]
+                                  : f16_to_f32_ref(((const uint16_t *)x->data)[i * x->ld + j]);
+      sums[assign[i] * d + j] += (int64_t)lround((double)v * KM_FIXED_ONE);
+    }
+  }
+}
+
+int64_t km_fixed_sum(const float *v, int64_t n)
+{
+  int64_t s = 0;
+  for (int64_t i = 0; i < n; i++) s += (int64_t)llround((double)v[i] * KM_FIXED_ONE);
+  return s;
+}
+
+int64_t km_centroids(const int64_t *sums, const int64_t *counts, int64_t k, int64_t d, float *centroids,
+                     unsigned char *empty)
+{
+  int64_t nempty = 0;
+  for (int64_t c = 0; c < k; c++) {
+    const int64_t *s = sums + c * d;
+    double norm = 0;
+    for (int64_t j = 0; j < d; j++) norm += (double)s[j] * (double)s[j];
+    empty[c] = counts[c] == 0 || norm == 0;
+    if (empty[c]) {
+      nempty++;
+      continue;
+    }
+    double inv = 1 / sqrt(norm);
+    for (int64_t j = 0; j < d; j++) centroids[c * d + j] = (float)((double)s[j] * inv);
+  }
+  return nempty;
+}
+
+static void normalize_row(float *v, int64_t d)
+{
+  double s = 0;
+  for (int64_t j = 0; j < d; j++) s += (double)v[j] * v[j];
+  double inv = s > 0 ? 1 / sqrt(s) : 0;
+  for (int64_t j = 0; j < d; j++) v[j] = (float)(v[j] * inv);
+}
+
+int64_t km_split_empty(float *centroids, int64_t *counts, const unsigned char *empty, int64_t k, int64_t d,
+                       uint64_t seed, uint64_t stream)
+{
+  const double eps = 1.0 / 1024;
+  int64_t repaired = 0;
+  for (int64_t e = 0; e < k; e++) {
+    if (!empty[e]) continue;
+    int64_t big = 0;
+    for (int64_t c = 1; c < k; c++)
+      if (counts[c] > counts[big]) big = c;
+    if (counts[big] < 2) break; /* nothing left to split */
+    float *ce = centroids + e * d, *cb = centroids + big * d;
+    for (int64_t j = 0; j < d; j++) {
+      double r = eps * (2 * rng_uniform(seed, stream, (uint64_t)(e * d + j)) - 1);
+      ce[j] = (float)(cb[j] + r);
+      cb[j] = (float)(cb[j] - r);
+    }
+    normalize_row(ce, d);
+    normalize_row(cb, d);
+    counts[e] = counts[big] / 2;
+    counts[big] -= counts[e];
+    repaired++;
+  }
+  return repaired;
+}
+
+/* Index of the first i with cum[i] > u (cum ascending, cum[n-1] > u). */
+static int64_t pick(const double *cum, int64_t n, double u)
+{
+  int64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    int64_t mid = (lo + hi) / 2;
+    if (cum[mid] > u) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/* Greedy weighted k-means++ over candidates that stand for groups of items (Arthur & Vassilvitskii,
+ * with the local trials of scikit-learn: each step draws 2 + 2 ln k candidates and keeps the one that
+ * lowers the potential most).
+ *
+ * Candidate i stands for w[i] items whose mean squared distance to it is spread[i]. In high dimensions
+ * those items are about as far from any other candidate of their blob as from i itself, so the items'
+ * squared distance to a seed t is taken as max(spread[i], |c_i - c_t|^2), never less than spread[i]:
+ * with plain weighted D^2 a heavy candidate looks like a large gain when it is none, and small blobs go
+ * without a seed. Candidates are drawn by the part of their cost a seed could still remove,
+ * w[i] * (dist[i] - spread[i]). seeds[0..k) are candidate indices. */
+static ma_status kmeanspp(const float *cand, const double *w, const double *spread, int64_t nc, int64_t d, int64_t k,
+                          uint64_t seed, uint64_t stream, int64_t *seeds)
+{
+  ma_status st = MA_OK;
+  const int trials = 2 + (int)(2 * log((double)k));
+  double *dist = NULL, *cum = NULL;
+  float *sim = NULL, *tv = NULL;
+  int64_t pick_idx[128];
+  MA_ALLOC(dist, nc);
+  MA_ALLOC(cum, nc);
+  MA_ALLOC(sim, nc * trials);
+  MA_ALLOC(tv, d * trials);
+  double acc = 0;
+  for (int64_t i = 0; i < nc; i++) cum[i] = acc += w[i];
+  seeds[0] = pick(cum, nc, rng_uniform(seed, stream, 0) * acc);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nc, (int)d, 1.0f, cand, (int)d, cand + seeds[0] * d, 1, 0.0f, sim, 1);
+  for (int64_t i = 0; i < nc; i++) dist[i] = fmax(spread[i], 2.0 - 2.0 * sim[i]);
+  for (int64_t s = 1; s < k; s++) {
+    acc = 0;
+    for (int64_t i = 0; i < nc; i++) cum[i] = acc += w[i] * (dist[i] - spread[i]);
+    if (acc <= 0) { /* nothing left that a seed could improve: take candidates in turn */
+      seeds[s] = s % nc;
+      continue;
+    }
+    for (int t = 0; t < trials; t++) {
+      pick_idx[t] = pick(cum, nc, rng_uniform(seed, stream, (uint64_t)(s * 128 + t)) * acc);
+      memcpy(tv + t * d, cand + pick_idx[t] * d, (size_t)d * sizeof *tv);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nc, trials, (int)d, 1.0f, cand, (int)d, tv, (int)d,
+                0.0f, sim, trials);
+    int best_t = 0;
+    double best_pot = INFINITY;
+    for (int t = 0; t < trials; t++) {
+      double pot = 0;
+      for (int64_t i = 0; i < nc; i++) pot += w[i] * fmin(dist[i], fmax(spread[i], 2.0 - 2.0 * sim[i * trials + t]));
+      if (pot < best_pot) {
+        best_pot = pot;
+        best_t = t;
+      }
+    }
+    seeds[s] = pick_idx[best_t];
+    for (int64_t i = 0; i < nc; i++) dist[i] = fmin(dist[i], fmax(spread[i], 2.0 - 2.0 * sim[i * trials + best_t]));
+  }
+done:
+  free(dist);
+  free(cum);
+  free(sim);
+  free(tv);
+  return st;
+}
+
+ma_status km_seed_from_candidates(const float *cand, const double *weight, const double *spread, int64_t nc, int64_t d,
+                                  int64_t k, uint64_t seed, uint64_t stream, int iters, float *centroids)
+{
+  ma_status st = MA_OK;
+  int64_t *seeds = NULL, *best = NULL, *counts = NULL;
+  float *best_sim = NULL;
+  double *sums = NULL;
+  if (nc <= k) {
+    for (int64_t c = 0; c < k; c++) memcpy(centroids + c * d, cand + (c % nc) * d, (size_t)d * sizeof *cand);
+    return MA_OK;
+  }
+  MA_ALLOC(seeds, k);
+  MA_TRY(kmeanspp(cand, weight, spread, nc, d, k, seed, stream, seeds));
+  for (int64_t c = 0; c < k; c++) memcpy(centroids + c * d, cand + seeds[c] * d, (size_t)d * sizeof *cand);
+
+  MA_ALLOC(best, nc);
+  MA_ALLOC(best_sim, nc);
+  MA_ALLOC(sums, k * d);
+  MA_ALLOC(counts, k);
+  ma_rows x = {cand, MA_F32, nc, d}, y = {centroids, MA_F32, k, d};
+  for (int it = 0; it < iters; it++) {
+    ip_argmax_ctx am;
+    ip_argmax_init(&am, nc, best, best_sim);
+    ip_handler h = ip_argmax_handler(&am);
+    MA_TRY(ip_search(&x, &y, d, &h, NULL));
+    memset(sums, 0, (size_t)(k * d) * sizeof *sums);
+    memset(counts, 0, (size_t)k * sizeof *counts);
+    for (int64_t i = 0; i < nc; i++) {
+      counts[best[i]]++;
+      for (int64_t j = 0; j < d; j++) sums[best[i] * d + j] += weight[i] * cand[i * d + j];
+    }
+    for (int64_t c = 0; c < k; c++) {
+      if (!counts[c]) continue; /* keeps its seed */
+      double norm = 0;
+      for (int64_t j = 0; j < d; j++) norm += sums[c * d + j] * sums[c * d + j];
+      if (norm == 0) continue;
+      for (int64_t j = 0; j < d; j++) centroids[c * d + j] = (float)(sums[c * d + j] / sqrt(norm));
+    }
+  }
+done:
+  free(seeds);
+  free(best);
+  free(best_sim);
+  free(sums);
+  free(counts);
+  return st;
+}

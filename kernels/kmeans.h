@@ -1,0 +1,47 @@
+/* The pure parts of spherical k-means: fixed-point accumulation of cluster sums (so that sums
+ * reduced over any number of ranks are bit-identical), centroids from sums, repair of empty clusters,
+ * and the local weighted k-means++ that turns k-means|| candidates into K seeds. The distributed
+ * driver is jobs/clustering.c. */
+#ifndef MA_KMEANS_H
+#define MA_KMEANS_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+#include "kernels/ip_tile.h"
+
+/* Vectors are unit norm, so a component is in [-1, 1]; 2^24 steps per unit keep float precision
+ * and let 2^39 items share one cluster before an int64 sum could overflow. */
+#define KM_FIXED_ONE 16777216.0
+
+/* sums[a*d + j] += round(x[i][j] * KM_FIXED_ONE) and counts[a]++ for a = assign[i], over the n rows of
+ * x (float32 or float16). Not collective. */
+ma_status km_accumulate(const ma_rows *x, int64_t d, const int64_t *assign, int64_t k, int64_t *sums,
+                        int64_t *counts);
+void km_accumulate_ref(const ma_rows *x, int64_t d, const int64_t *assign, int64_t k, int64_t *sums,
+                       int64_t *counts);
+
+/* round(v * KM_FIXED_ONE) summed over v[0..n). Not collective. */
+int64_t km_fixed_sum(const float *v, int64_t n);
+
+/* centroid c = sums[c] / |sums[c]| (in double); a cluster with no members or a zero sum is marked
+ * empty (empty[c] = 1) and its centroid left as it was. Returns the number of empty clusters. Not
+ * collective. */
+int64_t km_centroids(const int64_t *sums, const int64_t *counts, int64_t k, int64_t d, float *centroids,
+                     unsigned char *empty);
+
+/* Gives each empty cluster (in index order) half of the currently largest one (ties: lower index), as
+ * FAISS does: both centroids become the large one's moved by ±eps along a random direction drawn from
+ * (seed, stream, counter = cluster), then renormalised; counts are split in two. Returns the number of
+ * clusters repaired. Not collective. */
+int64_t km_split_empty(float *centroids, int64_t *counts, const unsigned char *empty, int64_t k, int64_t d,
+                       uint64_t seed, uint64_t stream);
+
+/* K seeds from nc weighted candidates (row-major, unit norm, float32): candidate i stands for weight[i]
+ * items whose mean squared distance to it is spread[i]. Greedy k-means++ (see kmeans.c for how the
+ * spread enters), then `iters` weighted Lloyd iterations, all deterministic from (seed, stream). With
+ * nc <= k every candidate is a seed and the rest repeat them. Not collective. */
+ma_status km_seed_from_candidates(const float *cand, const double *weight, const double *spread, int64_t nc, int64_t d,
+                                  int64_t k, uint64_t seed, uint64_t stream, int iters, float *centroids);
+
+#endif

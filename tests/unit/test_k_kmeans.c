@@ -1,0 +1,163 @@
+/* k-means kernels: fixed-point accumulation against its reference (float32 and float16), centroids
+ * from sums, empty-cluster repair, seeding from candidates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include <cmocka.h>
+
+#include "kernels/f16.h"
+#include "kernels/kmeans.h"
+#include "kernels/rng.h"
+
+static void unit_rows(float *x, int64_t n, int64_t d, uint64_t seed)
+{
+  for (int64_t i = 0; i < n; i++) {
+    double s = 0;
+    for (int64_t j = 0; j < d; j++) {
+      x[i * d + j] = (float)rng_normal(seed, 99, (uint64_t)(i * d + j));
+      s += (double)x[i * d + j] * x[i * d + j];
+    }
+    for (int64_t j = 0; j < d; j++) x[i * d + j] = (float)(x[i * d + j] / sqrt(s));
+  }
+}
+
+static void check_accumulate(int64_t n, int64_t d, int64_t k, ma_dtype type)
+{
+  float *x = malloc((size_t)(n * d) * sizeof *x);
+  uint16_t *h = malloc((size_t)(n * d) * sizeof *h);
+  int64_t *a = malloc((size_t)n * sizeof *a);
+  int64_t *s1 = calloc((size_t)(k * d), sizeof *s1), *s2 = calloc((size_t)(k * d), sizeof *s2);
+  int64_t *c1 = calloc((size_t)k, sizeof *c1), *c2 = calloc((size_t)k, sizeof *c2);
+  unit_rows(x, n, d, (uint64_t)(n + d));
+  f32_to_f16(x, h, n * d);
+  for (int64_t i = 0; i < n; i++) a[i] = rng_below(7, 1, (uint64_t)i, k);
+  ma_rows r = {type == MA_F16 ? (const void *)h : (const void *)x, type, n, d};
+  assert_int_equal(km_accumulate(&r, d, a, k, s1, c1), MA_OK);
+  km_accumulate_ref(&r, d, a, k, s2, c2);
+  assert_memory_equal(c1, c2, (size_t)k * sizeof *c1);
+  /* Rounding half away from zero in float vs in double may differ by one step on exact halves. */
+  for (int64_t i = 0; i < k * d; i++) assert_true(llabs(s1[i] - s2[i]) <= n);
+  free(x);
+  free(h);
+  free(a);
+  free(s1);
+  free(s2);
+  free(c1);
+  free(c2);
+}
+
+static void test_accumulate(void **state)
+{
+  (void)state;
+  check_accumulate(1, 1, 1, MA_F32);
+  check_accumulate(1000, 17, 5, MA_F32);
+  check_accumulate(3000, 64, 33, MA_F16);
+  check_accumulate(2, 3, 7, MA_F16); /* more clusters than rows: some stay empty */
+}
+
+static void test_accumulate_order_free(void **state)
+{
+  (void)state;
+  /* Summing two halves separately and adding gives the same integers: what makes the reduction over
+   * ranks bit-identical. */
+  int64_t n = 500, d = 32, k = 4;
+  float *x = malloc((size_t)(n * d) * sizeof *x);
+  int64_t a[500], s_all[128] = {0}, s_a[128] = {0}, c_all[4] = {0}, c_a[4] = {0};
+  unit_rows(x, n, d, 3);
+  for (int64_t i = 0; i < n; i++) a[i] = i % k;
+  ma_rows all = {x, MA_F32, n, d}, first = {x, MA_F32, 201, d}, rest = {x + 201 * d, MA_F32, n - 201, d};
+  km_accumulate(&all, d, a, k, s_all, c_all);
+  km_accumulate(&rest, d, a + 201, k, s_a, c_a);
+  km_accumulate(&first, d, a, k, s_a, c_a);
+  assert_memory_equal(s_all, s_a, sizeof s_all);
+  assert_memory_equal(c_all, c_a, sizeof c_all);
+  free(x);
+}
+
+static void test_centroids_and_split(void **state)
+{
+  (void)state;
+  int64_t k = 3, d = 2;
+  int64_t sums[6] = {3 * (int64_t)KM_FIXED_ONE, 4 * (int64_t)KM_FIXED_ONE, 0, 0, 0, -5};
+  int64_t counts[3] = {10, 0, 2};
+  float c[6] = {0};
+  unsigned char empty[3];
+  assert_int_equal(km_centroids(sums, counts, k, d, c, empty), 1);
+  assert_true(fabsf(c[0] - 0.6f) < 1e-6f && fabsf(c[1] - 0.8f) < 1e-6f);
+  assert_true(empty[1] && !empty[0] && !empty[2]);
+  assert_true(c[4] == 0.0f && c[5] == -1.0f);
+  assert_int_equal(km_split_empty(c, counts, empty, k, d, 1, 2), 1);
+  assert_int_equal(counts[0] + counts[1], 10);
+  assert_int_equal(counts[1], 5);
+  float dot = c[0] * c[2] + c[1] * c[3];
+  assert_true(dot > 0.99f && dot < 1.0f); /* split apart, but barely */
+  for (int j = 0; j < 3; j++) assert_true(fabsf(c[2 * j] * c[2 * j] + c[2 * j + 1] * c[2 * j + 1] - 1) < 1e-5f);
+}
+
+static void test_seed_separated(void **state)
+{
+  (void)state;
+  /* Eight tight blobs of very uneven weight (1 to 71 per candidate): the seeds land one in each. Plain
+   * weighted D^2 sampling misses the light blob more often than not; the spread term finds it. */
+  int64_t k = 8, per = 40, d = 32, nc = k * per;
+  float *centre = malloc((size_t)(k * d) * sizeof *centre), *cand = malloc((size_t)(nc * d) * sizeof *cand);
+  double *w = malloc((size_t)nc * sizeof *w), *spread = calloc((size_t)nc, sizeof *spread);
+  float *seeds = malloc((size_t)(k * d) * sizeof *seeds);
+  unit_rows(centre, k, d, 11);
+  for (int64_t i = 0; i < nc; i++) {
+    double s = 0;
+    for (int64_t j = 0; j < d; j++) {
+      cand[i * d + j] = centre[(i / per) * d + j] + 0.05f * (float)rng_normal(5, 6, (uint64_t)(i * d + j));
+      s += (double)cand[i * d + j] * cand[i * d + j];
+    }
+    for (int64_t j = 0; j < d; j++) cand[i * d + j] = (float)(cand[i * d + j] / sqrt(s));
+    w[i] = 1 + (double)(i / per) * 10;
+  }
+  /* Each candidate's members sit as far from it as the blob's points sit from each other. */
+  for (int64_t i = 0; i < nc; i++) {
+    int64_t o = (i / per) * per + (i + 1) % per;
+    double dot = 0;
+    for (int64_t j = 0; j < d; j++) dot += (double)cand[i * d + j] * cand[o * d + j];
+    spread[i] = 2 - 2 * dot;
+  }
+  assert_int_equal(km_seed_from_candidates(cand, w, spread, nc, d, k, 1, 2, 3, seeds), MA_OK);
+  int hit[8] = {0};
+  for (int64_t s = 0; s < k; s++) {
+    int64_t best = 0;
+    float bs = -2;
+    for (int64_t c = 0; c < k; c++) {
+      float dot = 0;
+      for (int64_t j = 0; j < d; j++) dot += seeds[s * d + j] * centre[c * d + j];
+      if (dot > bs) {
+        bs = dot;
+        best = c;
+      }
+    }
+    hit[best]++;
+  }
+  for (int c = 0; c < 8; c++) assert_int_equal(hit[c], 1);
+  /* Fewer candidates than clusters: every candidate is a seed, then they repeat. */
+  assert_int_equal(km_seed_from_candidates(cand, w, spread, 3, d, 5, 1, 2, 3, seeds), MA_OK);
+  assert_memory_equal(seeds + 3 * d, cand, (size_t)(2 * d) * sizeof *cand);
+  free(centre);
+  free(cand);
+  free(w);
+  free(spread);
+  free(seeds);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_accumulate),
+      cmocka_unit_test(test_accumulate_order_free),
+      cmocka_unit_test(test_centroids_and_split),
+      cmocka_unit_test(test_seed_separated),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
