@@ -539,3 +539,45 @@ done:
   free(recv);
   return st;
 }
+
+ma_status h5in_read_values(MPI_Comm comm, const char *spec, int64_t n, int64_t lo, int64_t hi, const char *what,
+                           double *out)
+{
+  ma_status st = MA_OK;
+  char *path = NULL, *dset = NULL;
+  hid_t fapl = -1, dxpl = -1, file = -1, d = -1, fs = -1, ms = -1;
+  MA_CALL(h5in_split_spec(spec, &path, &dset));
+  MA_H5_TRY(fapl = h5_fapl_mpio(comm));
+  MA_H5_TRY(dxpl = h5_dxpl_collective());
+  if (access(path, R_OK) != 0) st = ma_fail(MA_ERR_DATA, "%s %s: cannot read: %s", what, path, strerror(errno));
+  else if ((file = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) st = h5_fail(MA_ERR_DATA, "%s %s: cannot open", what, path);
+  else if ((d = H5Dopen2(file, dset, H5P_DEFAULT)) < 0) st = h5_fail(MA_ERR_DATA, "%s %s: no dataset %s", what, path, dset);
+  MA_TRY(st);
+  MA_H5_TRY(fs = H5Dget_space(d));
+  hsize_t len = 0;
+  int nd = H5Sget_simple_extent_ndims(fs);
+  if (nd != 1 || H5Sget_simple_extent_dims(fs, &len, NULL) < 0 || (int64_t)len != n) {
+    st = ma_fail(MA_ERR_DATA, "%s %s:%s has %lld entries in %d-D; it needs %lld in 1-D (one per input row)", what, path,
+                 dset, (long long)(nd == 1 ? (int64_t)len : -1), nd, (long long)n);
+    goto done;
+  }
+  hsize_t start = (hsize_t)lo, count = (hsize_t)(hi - lo), mlen = count ? count : 1;
+  MA_H5_TRY(ms = H5Screate_simple(1, &mlen, NULL));
+  if (count) MA_H5_TRY(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL));
+  else {
+    MA_H5_TRY(H5Sselect_none(fs));
+    MA_H5_TRY(H5Sselect_none(ms));
+  }
+  if (H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, dxpl, out) < 0)
+    st = h5_fail(MA_ERR_DATA, "%s %s:%s: cannot read as numbers", what, path, dset);
+done:
+  h5_close(&ms);
+  h5_close(&fs);
+  h5_close(&d);
+  h5_close(&file);
+  h5_close(&dxpl);
+  h5_close(&fapl);
+  free(path);
+  free(dset);
+  return st;
+}

@@ -68,3 +68,11 @@ void h5in_locate(const h5in *in, int64_t g, int *shard, int64_t *row);
 int64_t h5in_row_bytes(const h5in *in);
 
 #endif
+
+#ifndef MA_IO_H5IN_VALUES
+#define MA_IO_H5IN_VALUES
+/* Reads rows [lo, hi) of a 1-D numeric dataset of exactly n entries ("PATH:DATASET") as double, with a
+ * collective transfer; what names the option in messages. Collective on comm. */
+ma_status h5in_read_values(MPI_Comm comm, const char *spec, int64_t n, int64_t lo, int64_t hi, const char *what,
+                           double *out);
+#endif

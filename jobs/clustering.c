@@ -15,6 +15,10 @@
 #include "kernels/rng.h"
 #include "mpi/comm.h"
 
+/* Every search here has the same y on every rank (centroids, candidates): with x padded to whole tiles
+ * each row's similarities have the same bits whatever the rank count (kernels/ip_tile.h). */
+static const ip_blocking km_tiles = {.pad = 1};
+
 /* Candidates per k-means|| round, as a multiple of k (Bahmani et al. use 0.5k to 2k). */
 #define KM_OVERSAMPLE 1.0
 /* k-means|| runs on a sub-sample of this many items per cluster: each of its rounds costs as much as a
@@ -96,7 +100,7 @@ static ma_status update_nearest(const km_sample *s, const float *cand, int64_t n
   ip_argmax_ctx am;
   ip_argmax_init(&am, s->local, best, sim);
   ip_handler h = ip_argmax_handler(&am);
-  MA_CALL(ip_search(&s->rows, &y, d, &h, NULL));
+  MA_CALL(ip_search(&s->rows, &y, d, &h, &km_tiles));
   for (int64_t i = 0; i < s->local; i++)
     if (sim[i] > best_sim[i]) best_sim[i] = sim[i];
   return MA_OK;
@@ -205,7 +209,7 @@ static ma_status seed_kmeans_par(MPI_Comm comm, const km_sample *s, int64_t d, c
     ip_argmax_ctx am;
     ip_argmax_init(&am, s->local, best, sim);
     ip_handler h = ip_argmax_handler(&am);
-    st = ip_search(&s->rows, &y, d, &h, NULL);
+    st = ip_search(&s->rows, &y, d, &h, &km_tiles);
     for (int64_t i = 0; st == MA_OK && i < s->local; i++) {
       float dist = 2.0f - 2.0f * sim[i];
       wcount[best[i]]++;
@@ -266,7 +270,7 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t d, const km_co
     ip_argmax_ctx am;
     ip_argmax_init(&am, s->local, best, best_sim);
     ip_handler h = ip_argmax_handler(&am);
-    st = ip_search(&s->rows, &y, d, &h, NULL);
+    st = ip_search(&s->rows, &y, d, &h, &km_tiles);
     if (st == MA_OK) {
       memset(buf, 0, (size_t)nbuf * sizeof *buf);
       st = km_accumulate(&s->rows, d, best, k, buf, buf + k * d);
@@ -321,7 +325,7 @@ static ma_status assign_all(MPI_Comm comm, const ma_rows *local, int64_t n, int6
     ip_argmax_ctx am;
     ip_argmax_init(&am, local->rows, best, sim);
     ip_handler h = ip_argmax_handler(&am);
-    st = ip_search(local, &y, d, &h, NULL);
+    st = ip_search(local, &y, d, &h, &km_tiles);
   }
   if (st == MA_OK) {
     for (int64_t i = 0; i < local->rows; i++) {

@@ -144,3 +144,5 @@ done:
   free(yd);
   return st;
 }
+
+float ip_ref_band(int64_t d) { return (float)((double)(d + 2) * 0x1p-23); }

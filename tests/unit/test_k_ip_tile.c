@@ -294,7 +294,7 @@ static void test_edges_exact(void **state)
   (void)state;
   static const int64_t dims[] = {1, 3, 17, 129};
   static const int64_t sizes[][2] = {{1, 1}, {1, 50}, {50, 1}, {70, 130}, {130, 70}, {33, 33}};
-  static const ip_blocking blockings[] = {{0, 0, 0}, {3, 5, 0}, {5, 3, 7}, {16, 64, 0}, {1, 1, 0}};
+  static const ip_blocking blockings[] = {{0, 0, 0, 0}, {3, 5, 0, 0}, {5, 3, 7, 0}, {16, 64, 0, 0}, {1, 1, 0, 0}};
   int n = 0;
   rng_state = 12345;
   for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
@@ -312,8 +312,8 @@ static void test_default_blocks_exact(void **state)
 {
   (void)state;
   rng_state = 777;
-  tcase a = {257, 1030, 17, {0, 0, 0}, MA_F32, MA_F16, 0, 1, 10};
-  tcase b = {1100, 300, 5, {0, 0, 0}, MA_F16, MA_F32, 2, 1, 3};
+  tcase a = {257, 1030, 17, {0, 0, 0, 0}, MA_F32, MA_F16, 0, 1, 10};
+  tcase b = {1100, 300, 5, {0, 0, 0, 0}, MA_F16, MA_F32, 2, 1, 3};
   run_case(&a);
   run_case(&b);
 }
@@ -324,10 +324,10 @@ static void test_unit_vectors(void **state)
   (void)state;
   rng_state = 4242;
   tcase cases[] = {
-      {300, 700, 256, {0, 0, 0}, MA_F32, MA_F32, 0, 0, 10},
-      {300, 700, 256, {32, 96, 0}, MA_F16, MA_F16, 0, 0, 10},
-      {200, 150, 129, {7, 300, 50}, MA_F32, MA_F16, 5, 0, 4},
-      {150, 200, 129, {64, 17, 0}, MA_F16, MA_F32, 0, 0, 1},
+      {300, 700, 256, {0, 0, 0, 0}, MA_F32, MA_F32, 0, 0, 10},
+      {300, 700, 256, {32, 96, 0, 0}, MA_F16, MA_F16, 0, 0, 10},
+      {200, 150, 129, {7, 300, 50, 0}, MA_F32, MA_F16, 5, 0, 4},
+      {150, 200, 129, {64, 17, 0, 0}, MA_F16, MA_F32, 0, 0, 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i]);
 }
@@ -340,9 +340,9 @@ static void test_portable_scans(void **state)
   ip_handlers_set_simd(0);
   scans_portable = 1;
   tcase cases[] = {
-      {70, 130, 17, {3, 5, 0}, MA_F32, MA_F16, 3, 1, 5},
-      {130, 70, 3, {0, 0, 0}, MA_F16, MA_F32, 0, 1, 1},
-      {100, 200, 129, {16, 64, 0}, MA_F32, MA_F32, 0, 0, 10},
+      {70, 130, 17, {3, 5, 0, 0}, MA_F32, MA_F16, 3, 1, 5},
+      {130, 70, 3, {0, 0, 0, 0}, MA_F16, MA_F32, 0, 1, 1},
+      {100, 200, 129, {16, 64, 0, 0}, MA_F32, MA_F32, 0, 0, 10},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i]);
   scans_portable = 0;
@@ -361,7 +361,7 @@ static void test_exact_ties(void **state)
   memcpy(yf + 19 * D, yf + 3 * D, D * sizeof *yf);
   memcpy(xf, yf + 2 * D, D * sizeof *xf); /* x row 0 = y rows 2, 22, 26, ... */
   ma_rows x = {xf, MA_F32, NX, D}, y = {yf, MA_F32, NY, D};
-  static const ip_blocking bl[] = {{0, 0, 0}, {3, 5, 0}, {4, 7, 9}};
+  static const ip_blocking bl[] = {{0, 0, 0, 0}, {3, 5, 0, 0}, {4, 7, 9, 0}};
   int64_t rev[NY];
   for (int j = 0; j < NY; j++) rev[j] = 1000 - j;
   for (size_t b = 0; b < 3; b++) {
@@ -426,7 +426,7 @@ static void test_topk_chunks_and_merge(void **state)
         tc.y_ids = yids + cuts[c];
       else
         tc.id_offset = cuts[c];
-      ip_blocking b = {4, 9, 0};
+      ip_blocking b = {4, 9, 0, 0};
       CHECK(ip_search(&x, &part, D, &h, &b) == MA_OK);
     }
     CHECK(memcmp(ids, rids, sizeof ids) == 0 && memcmp(sims, rsims, sizeof sims) == 0);
@@ -492,7 +492,7 @@ static void test_tile_cover(void **state)
   enum { N = 53, M = 29, D = 4 };
   float xf[N * D] = {0};
   int seen[N * N];
-  static const ip_blocking bl[] = {{0, 0, 0}, {3, 5, 0}, {5, 3, 4}, {7, 7, 0}, {60, 1, 0}};
+  static const ip_blocking bl[] = {{0, 0, 0, 0}, {3, 5, 0, 0}, {5, 3, 4, 0}, {7, 7, 0, 0}, {60, 1, 0, 0}};
   snprintf(case_name, sizeof case_name, "tile cover");
   for (size_t b = 0; b < sizeof bl / sizeof *bl; b++) {
     for (int sh = 0; sh < 2; sh++) { /* x with more rows than y, then fewer */
@@ -552,14 +552,14 @@ static void test_errors(void **state)
   bad = x;
   bad.rows = -1;
   CHECK(ip_search(&bad, &x, 4, &never, NULL) == MA_ERR_USAGE);
-  ip_blocking neg = {-1, 4, 0};
+  ip_blocking neg = {-1, 4, 0, 0};
   CHECK(ip_search(&x, &x, 4, &never, &neg) == MA_ERR_USAGE);
   CHECK(ip_search(&x, &x, 4, &never, NULL) == MA_ERR_DATA);
 
   /* the search stops at the handler's first failure and returns its code */
   cover_ctx cc = {10, seen, 0, 2};
   ip_handler h = {cover_tile, &cc};
-  ip_blocking b = {3, 3, 0};
+  ip_blocking b = {3, 3, 0, 0};
   CHECK(ip_search(&x, &x, 4, &h, &b) == MA_ERR_DATA);
   CHECK(cc.tiles == 2);
 
@@ -573,9 +573,42 @@ static void test_errors(void **state)
   ma_err_clear();
 }
 
+/* With pad, a row's similarities have the same bits whatever else x holds: OpenBLAS's small-shape
+ * paths (one row, small tiles) round differently, and k-means relies on this to give the same result
+ * on any number of ranks. */
+static void test_pad_fixes_bits(void **state)
+{
+  (void)state;
+  const int64_t d = 256, ny = 40, rows[] = {1, 3, 255, 256, 257, 700};
+  float *x = malloc((size_t)(700 * d) * sizeof *x), *y = malloc((size_t)(ny * d) * sizeof *y);
+  int64_t *best = malloc(700 * sizeof *best);
+  float *ref = malloc(700 * sizeof *ref), *sim = malloc(700 * sizeof *sim);
+  rng_state = 99;
+  for (int64_t k = 0; k < 700 * d; k++) x[k] = (float)(rnd() - 0.5);
+  for (int64_t k = 0; k < ny * d; k++) y[k] = (float)(rnd() - 0.5);
+  ma_rows yr = {y, MA_F32, ny, d};
+  ip_blocking pad = {0, 0, 0, 1};
+  for (size_t t = 0; t < sizeof rows / sizeof rows[0]; t++) {
+    /* the last rows[t] rows of x, so that row 699 sits at a different place in its tile each time */
+    ma_rows xr = {x + (700 - rows[t]) * d, MA_F32, rows[t], d};
+    ip_argmax_ctx am;
+    ip_argmax_init(&am, rows[t], best, sim);
+    ip_handler h = ip_argmax_handler(&am);
+    assert_int_equal(ip_search(&xr, &yr, d, &h, &pad), MA_OK);
+    if (t == 0) ref[0] = sim[0];
+    else assert_memory_equal(&sim[rows[t] - 1], &ref[0], sizeof(float));
+  }
+  free(x);
+  free(y);
+  free(best);
+  free(ref);
+  free(sim);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_pad_fixes_bits),
       cmocka_unit_test(test_edges_exact),
       cmocka_unit_test(test_default_blocks_exact),
       cmocka_unit_test(test_unit_vectors),

@@ -1,0 +1,561 @@
+/* memaudit dedup: cluster R times, search every cluster for pairs >= the lowest threshold, keep the
+ * union, decide what to keep per threshold, estimate recall against an exact search of a sample, and
+ * write the result (SPEC.md). Nothing gathers the data set on one rank. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/log.h"
+#include "io/h5out.h"
+#include "io/summary.h"
+#include "io/textout.h"
+#include "jobs/clustering.h"
+#include "jobs/commands.h"
+#include "jobs/dedup_search.h"
+#include "jobs/input.h"
+#include "jobs/options.h"
+#include "jobs/recall.h"
+#include "kernels/keep.h"
+#include "kernels/kmeans.h"
+#include "mpi/comm.h"
+#include "mpi/components.h"
+#include "mpi/pairs.h"
+
+static const char dedup_help[] =
+    "usage: memaudit dedup -i PATH[:DATASET] [-i ...] -o RESULT.h5 [options]\n\n"
+    "Clusters the embeddings R times (k-means on a different sample each time), searches every cluster\n"
+    "for pairs at or above the lowest threshold, keeps the union, decides which item of each group to\n"
+    "keep, and estimates its own recall against an exact search of a sample.\n\n"
+    "  --clusters K              clusters per clustering (default 1024)\n"
+    "  --reclusterings R         clusterings (default 5); pairs split by one boundary are caught by another\n"
+    "  --threshold T[,T2,...]    cosine similarity (default 0.95); the first is primary, others give /sweep\n"
+    "  --iters I                 k-means iterations (default 20)\n"
+    "  --sample-per-cluster P    k-means trains on P*K items (default 256)\n"
+    "  --keep greedy|one-per-group  greedy (default): keep an item unless it is >= T to one already kept;\n"
+    "                            one-per-group: one item per connected group (DALL-E 2's rule)\n"
+    "  --priority lowest-id|PATH:DATASET  visiting order in a group: lowest id first (default), or a 1-D\n"
+    "                            numeric dataset with one value per input row, higher first\n"
+    "  --recall-sample S         items searched exactly to estimate recall (default 1000; 0: off)\n"
+    "  --exact                   all pairs by tiled GEMM, no clustering (the reference)\n"
+    "  --keep-list PATH          also write the kept ids, one a line\n" MA_COMMON_HELP;
+
+enum {
+  OPT_CLUSTERS = OPT_COMMAND, OPT_RECLUSTER, OPT_THRESHOLD, OPT_ITERS, OPT_PER_CLUSTER, OPT_KEEP, OPT_PRIORITY,
+  OPT_RECALL, OPT_EXACT, OPT_KEEP_LIST
+};
+
+typedef struct dedup_cfg {
+  ma_opts common;
+  km_config km;
+  int reclusterings;
+  double *thresholds; /* [0] is the primary */
+  int nthr;
+  float lowest;
+  int one_per_group;
+  const char *priority; /* NULL: lowest id first */
+  int64_t recall_sample;
+  int exact;
+  const char *keep_list;
+} dedup_cfg;
+
+static ma_status parse(int argc, char **argv, dedup_cfg *c)
+{
+  static const struct option longopts[] = {MA_COMMON_LONG,
+                                            {"clusters", required_argument, 0, OPT_CLUSTERS},
+                                            {"reclusterings", required_argument, 0, OPT_RECLUSTER},
+                                            {"threshold", required_argument, 0, OPT_THRESHOLD},
+                                            {"iters", required_argument, 0, OPT_ITERS},
+                                            {"sample-per-cluster", required_argument, 0, OPT_PER_CLUSTER},
+                                            {"keep", required_argument, 0, OPT_KEEP},
+                                            {"priority", required_argument, 0, OPT_PRIORITY},
+                                            {"recall-sample", required_argument, 0, OPT_RECALL},
+                                            {"exact", no_argument, 0, OPT_EXACT},
+                                            {"keep-list", required_argument, 0, OPT_KEEP_LIST},
+                                            {0, 0, 0, 0}};
+  int64_t v;
+  int opt, handled;
+  opts_init(&c->common);
+  c->km = (km_config){.k = 1024, .iters = 20, .per_cluster = 256, .init_rounds = 5};
+  c->reclusterings = 5;
+  c->recall_sample = 1000;
+  opts_reset();
+  while ((opt = getopt_long(argc, argv, MA_COMMON_SHORT, longopts, NULL)) != -1) {
+    MA_CALL(opts_common(&c->common, opt, optarg, &handled));
+    if (handled) continue;
+    switch (opt) {
+    case OPT_CLUSTERS: MA_CALL(opts_int64(optarg, "--clusters", 1, INT32_MAX, &c->km.k)); break;
+    case OPT_RECLUSTER: MA_CALL(opts_int64(optarg, "--reclusterings", 1, INT16_MAX, &v)); c->reclusterings = (int)v; break;
+    case OPT_ITERS: MA_CALL(opts_int64(optarg, "--iters", 1, 100000, &v)); c->km.iters = (int)v; break;
+    case OPT_PER_CLUSTER: MA_CALL(opts_int64(optarg, "--sample-per-cluster", 1, INT32_MAX, &c->km.per_cluster)); break;
+    case OPT_RECALL: MA_CALL(opts_int64(optarg, "--recall-sample", 0, INT32_MAX, &c->recall_sample)); break;
+    case OPT_EXACT: c->exact = 1; break;
+    case OPT_KEEP_LIST: c->keep_list = optarg; break;
+    case OPT_THRESHOLD:
+      free(c->thresholds);
+      c->thresholds = NULL;
+      MA_CALL(opts_double_list(optarg, "--threshold", -1, 1, &c->thresholds, &c->nthr));
+      break;
+    case OPT_KEEP:
+      if (!strcmp(optarg, "greedy")) c->one_per_group = 0;
+      else if (!strcmp(optarg, "one-per-group")) c->one_per_group = 1;
+      else return ma_fail(MA_ERR_USAGE, "--keep takes greedy or one-per-group, not '%s'", optarg);
+      break;
+    case OPT_PRIORITY: c->priority = strcmp(optarg, "lowest-id") ? optarg : NULL; break;
+    default: return opts_unknown("dedup", argc, argv);
+    }
+  }
+  if (c->common.help) return MA_OK;
+  for (; optind < argc; optind++) MA_CALL(opts_add_input(&c->common, argv[optind]));
+  if (!c->common.output) return ma_fail(MA_ERR_USAGE, "dedup needs -o RESULT.h5");
+  if (c->common.ninputs == 0) return ma_fail(MA_ERR_USAGE, "dedup needs -i PATH[:DATASET]");
+  if (c->priority && c->common.drop_invalid)
+    return ma_fail(MA_ERR_USAGE, "--priority PATH:DATASET gives one value per input row; it cannot go with --drop-invalid");
+  if (!c->thresholds) {
+    if (!(c->thresholds = malloc(sizeof *c->thresholds))) return ma_fail(MA_ERR_RUNTIME, "out of memory");
+    c->thresholds[0] = 0.95;
+    c->nthr = 1;
+  }
+  c->lowest = (float)c->thresholds[0];
+  for (int i = 1; i < c->nthr; i++)
+    if ((float)c->thresholds[i] < c->lowest) c->lowest = (float)c->thresholds[i];
+  if (c->exact) {
+    c->km.k = 1;
+    c->reclusterings = 1;
+  }
+  c->km.seed = c->common.seed;
+  return MA_OK;
+}
+
+/* What a rank needs beyond its rows, before the search rounds (which get what is left). */
+static int64_t dedup_need(const h5in *in, int64_t rows, const void *ctx)
+{
+  const dedup_cfg *c = ctx;
+  int64_t km = c->exact ? 0 : km_memory(rows, h5in_row_bytes(in), c->km.k, in->dim, in->n, c->km.per_cluster);
+  /* positions, assignment, keep and representative; about 4 pairs per row in flight; workspaces */
+  return km + rows * (8 + 4 + 1 + 8) + rows * 4 * (int64_t)sizeof(dd_pair) + ((int64_t)160 << 20);
+}
+
+/* Rows one round of the search may move to a rank: what the budget leaves, each row held twice
+ * (received and sorted) with its id, position and block. */
+static ma_status round_rows_for(const dedup_cfg *c, const job_input *ji, int64_t *rows)
+{
+  int64_t most = ji->rows.count, dim = ji->in->dim, esize = ji->in->type == MA_F16 ? 2 : 4;
+  int64_t used = most * h5in_row_bytes(ji->in) + dedup_need(ji->in, most, c);
+  int64_t per_row = 2 * (24 + dim * esize) + 24;
+  *rows = (ji->budget - used) / per_row;
+  if (*rows < 2048)
+    return ma_fail(MA_ERR_DATA, "the memory budget leaves room for %lld rows per search round; at least 2048 are needed: "
+                   "use more ranks or a larger --mem-per-rank", (long long)(*rows > 0 ? *rows : 0));
+  return MA_OK;
+}
+
+/* The exact search's one "clustering": every item in cluster 0, whose centroid is the mean direction. */
+static ma_status one_cluster(MPI_Comm comm, const ma_rows *rows, int64_t n, int64_t d, km_result *res)
+{
+  ma_status st = MA_OK;
+  int64_t *sums = calloc((size_t)d + 1, sizeof *sums), *idx = calloc((size_t)rows->rows + 1, sizeof *idx);
+  unsigned char empty;
+  memset(res, 0, sizeof *res);
+  res->centroids = calloc((size_t)d, sizeof *res->centroids);
+  res->assignment = calloc((size_t)rows->rows + 1, sizeof *res->assignment);
+  res->sizes = calloc(1, sizeof *res->sizes);
+  if (!sums || !idx || !res->centroids || !res->assignment || !res->sizes) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (st == MA_OK) st = km_accumulate(rows, d, idx, 1, sums, sums + d);
+  MA_TRY(mpi_agree(comm, st));
+  MA_TRY(mpi_sum_i64_array(comm, sums, d + 1));
+  km_centroids(sums, sums + d, 1, d, res->centroids, &empty);
+  res->sizes[0] = n;
+  res->objective = NAN;
+done:
+  free(sums);
+  free(idx);
+  return st;
+}
+
+typedef struct {
+  int64_t id, index;
+} id_index;
+
+static int cmp_id_index(const void *pa, const void *pb)
+{
+  const id_index *a = pa, *b = pb;
+  return (a->id > b->id) - (a->id < b->id);
+}
+
+/* Decides keep/rep for every local row at one threshold; *groups gets the number of groups. Collective. */
+static ma_status keep_at(MPI_Comm comm, const dedup_cfg *c, const pairset *ps, float thr, const int64_t *offsets,
+                         const int64_t *ids, const double *priority, uint8_t *keep, int64_t *rep, int64_t *groups)
+{
+  ma_status st = MA_OK;
+  comp_graph g;
+  comp_vertex *v = NULL;
+  comp_edge *e = NULL;
+  comp_result *res = NULL;
+  keep_edge *ke = NULL;
+  uint8_t *kk = NULL;
+  int64_t *kr = NULL, nv = 0, ne = 0, mine = 0;
+  int steps;
+  MA_TRY(comp_build(comm, ps, thr, offsets, ids, &g));
+  for (int64_t i = 0; i < g.nlocal; i++) {
+    keep[i] = 1;
+    rep[i] = ids[i];
+  }
+  MA_TRY(comp_label(comm, &g, &steps));
+  MA_TRY(comp_gather(comm, &g, ids, priority, &v, &nv, &e, &ne));
+  res = malloc((size_t)(nv + 1) * sizeof *res);
+  ke = malloc((size_t)(ne + 1) * sizeof *ke);
+  kk = malloc((size_t)(nv + 1));
+  kr = malloc((size_t)(nv + 1) * sizeof *kr);
+  id_index *byid = malloc((size_t)(nv + 1) * sizeof *byid);
+  if (!res || !ke || !kk || !kr || !byid) st = ma_fail(MA_ERR_RUNTIME, "out of memory deciding %lld items", (long long)nv);
+  for (int64_t v0 = 0, e0 = 0; st == MA_OK && v0 < nv;) {
+    int64_t v1 = v0, e1 = e0, label = v[v0].label;
+    while (v1 < nv && v[v1].label == label) v1++;
+    while (e1 < ne && e[e1].label == label) e1++;
+    int64_t m = v1 - v0;
+    /* (id, index in visiting order), sorted by id, to turn edge ids into indices. */
+    for (int64_t i = 0; i < m; i++) byid[i] = (id_index){v[v0 + i].id, i};
+    qsort(byid, (size_t)m, sizeof *byid, cmp_id_index);
+    for (int64_t k = e0; k < e1; k++) {
+      id_index ka = {e[k].a, 0}, kb = {e[k].b, 0};
+      const id_index *ia = bsearch(&ka, byid, (size_t)m, sizeof *byid, cmp_id_index);
+      const id_index *ib = bsearch(&kb, byid, (size_t)m, sizeof *byid, cmp_id_index);
+      ke[k - e0] = (keep_edge){ia->index, ib->index, e[k].sim};
+    }
+    if (c->one_per_group) keep_one_per_group(m, kk, kr);
+    else st = keep_greedy(m, ke, e1 - e0, thr, kk, kr);
+    for (int64_t i = 0; st == MA_OK && i < m; i++) res[v0 + i] = (comp_result){v[v0 + i].pos, v[v0 + kr[i]].id, kk[i]};
+    mine++;
+    v0 = v1;
+    e0 = e1;
+  }
+  free(byid);
+  MA_TRY(mpi_agree(comm, st));
+  MA_TRY(comp_scatter(comm, &g, res, nv, keep, rep));
+  MA_TRY(mpi_sum_i64(comm, mine, groups));
+  log_verbose("threshold %.4f: %lld groups, labels settled in %d steps", thr, (long long)*groups, steps);
+done:
+  comp_free(&g);
+  free(v);
+  free(e);
+  free(res);
+  free(ke);
+  free(kk);
+  free(kr);
+  return st;
+}
+
+/* /pairs as SPEC.md lays it out: {a int64, b int64, sim float32, clustering int16}, packed. */
+typedef struct {
+  int64_t a, b;
+  float sim;
+  int16_t clustering;
+} pair_out;
+
+static hid_t pair_type(int file)
+{
+  hid_t t = H5Tcreate(H5T_COMPOUND, file ? 22 : sizeof(pair_out));
+  if (t < 0) return t;
+  H5Tinsert(t, "a", file ? 0 : offsetof(pair_out, a), file ? H5T_STD_I64LE : H5T_NATIVE_INT64);
+  H5Tinsert(t, "b", file ? 8 : offsetof(pair_out, b), file ? H5T_STD_I64LE : H5T_NATIVE_INT64);
+  H5Tinsert(t, "sim", file ? 16 : offsetof(pair_out, sim), file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT);
+  H5Tinsert(t, "clustering", file ? 20 : offsetof(pair_out, clustering), file ? H5T_STD_I16LE : H5T_NATIVE_INT16);
+  return t;
+}
+
+static hid_t recall_type(int file)
+{
+  hid_t t = H5Tcreate(H5T_COMPOUND, file ? 36 : sizeof(recall_row));
+  if (t < 0) return t;
+  H5Tinsert(t, "clusterings", file ? 0 : offsetof(recall_row, clusterings), file ? H5T_STD_I32LE : H5T_NATIVE_INT32);
+  H5Tinsert(t, "recall", file ? 4 : offsetof(recall_row, recall), file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "ci_low", file ? 12 : offsetof(recall_row, ci_low), file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "ci_high", file ? 20 : offsetof(recall_row, ci_high), file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "true_pairs", file ? 28 : offsetof(recall_row, true_pairs), file ? H5T_STD_I64LE : H5T_NATIVE_INT64);
+  return t;
+}
+
+static ma_status write_compound(h5out *o, const char *name, hid_t (*type)(int), int64_t total, int64_t at,
+                                int64_t count, const void *buf)
+{
+  hid_t ft = type(1), mt = type(0);
+  ma_status st = ft < 0 || mt < 0 ? ma_fail(MA_ERR_RUNTIME, "cannot make the type of %s", name)
+                                  : h5out_write(o, name, ft, mt, total, 0, at, count, buf, 1);
+  if (ft >= 0) H5Tclose(ft);
+  if (mt >= 0) H5Tclose(mt);
+  return st;
+}
+
+static ma_status write_pairs(MPI_Comm comm, h5out *o, const pairset *ps, int64_t *total)
+{
+  ma_status st = MA_OK;
+  int64_t at = 0;
+  int rank;
+  MA_MPI(MPI_Comm_rank(comm, &rank));
+  pair_out *buf = malloc((size_t)(ps->n + 1) * sizeof *buf);
+  if (!buf) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  for (int64_t i = 0; st == MA_OK && i < ps->n; i++) buf[i] = (pair_out){ps->v[i].a, ps->v[i].b, ps->v[i].sim, ps->v[i].clustering};
+  MA_TRY(mpi_agree(comm, st));
+  MA_TRY(mpi_sum_i64(comm, ps->n, total));
+  MA_MPI_TRY(MPI_Exscan(&ps->n, &at, 1, MPI_INT64_T, MPI_SUM, comm));
+  if (rank == 0) at = 0;
+  MA_TRY(write_compound(o, "/pairs", pair_type, *total, at, ps->n, buf));
+done:
+  free(buf);
+  return st;
+}
+
+static ma_status write_keep_list(MPI_Comm comm, const char *path, const int64_t *ids, const uint8_t *keep, int64_t n)
+{
+  size_t cap = (size_t)n * 21 + 1, len = 0;
+  char *text = malloc(cap);
+  ma_status st = text ? MA_OK : ma_fail(MA_ERR_RUNTIME, "out of memory");
+  for (int64_t i = 0; st == MA_OK && i < n; i++)
+    if (keep[i]) len += (size_t)snprintf(text + len, cap - len, "%lld\n", (long long)ids[i]);
+  st = mpi_agree(comm, st);
+  if (st == MA_OK) st = text_write_parallel(comm, path, text, len);
+  free(text);
+  return st;
+}
+
+static json_t *recall_json(const recall_row *rows, int R)
+{
+  json_t *a = json_array();
+  for (int r = 0; r < R; r++) {
+    json_t *o = json_object();
+    json_object_set_new(o, "clusterings", json_integer(rows[r].clusterings));
+    json_object_set_new(o, "recall", isnan(rows[r].recall) ? json_null() : json_real(rows[r].recall));
+    json_object_set_new(o, "ci_low", json_real(rows[r].ci_low));
+    json_object_set_new(o, "ci_high", json_real(rows[r].ci_high));
+    json_object_set_new(o, "true_pairs", json_integer(rows[r].true_pairs));
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
+/* Everything a run holds besides its input. */
+typedef struct dedup_state {
+  job_input ji;
+  int64_t *offsets, *pos, *rep;
+  uint8_t *keep;
+  double *priority;
+  pairset ps;
+  recall_row *recall;
+  km_result res;
+  h5out *out;
+  json_t *sum;
+  char *cmdline;
+} dedup_state;
+
+static void dedup_state_free(dedup_state *s)
+{
+  h5out_abort(&s->out);
+  json_decref(s->sum);
+  free(s->cmdline);
+  free(s->offsets);
+  free(s->pos);
+  free(s->rep);
+  free(s->keep);
+  free(s->priority);
+  free(s->recall);
+  pairset_free(&s->ps);
+  km_result_free(&s->res);
+  job_input_free(&s->ji);
+}
+
+/* Clusterings, searches and the union of their pairs; each clustering is written as it is done. */
+static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, int64_t round_rows, json_t *phases)
+{
+  const job_input *ji = &s->ji;
+  int64_t d = ji->in->dim, local = ji->rows.count;
+  ma_rows rows = {ji->rows.data, ji->rows.type, local, d};
+  for (int r = 0; r < c->reclusterings; r++) {
+    char phase[32];
+    snprintf(phase, sizeof phase, c->exact ? "exact" : "kmeans %d", r);
+    log_phase_begin(phase);
+    km_result_free(&s->res);
+    if (c->exact) MA_CALL(one_cluster(comm, &rows, ji->n, d, &s->res));
+    else {
+      km_config kc = c->km;
+      kc.clustering = r;
+      MA_CALL(km_cluster(comm, &rows, ji->rows.ids, ji->n, d, &kc, &s->res));
+    }
+    MA_CALL(km_write(s->out, r, &s->res, c->km.k, d, ji->n, ji->offset, local));
+    snprintf(phase, sizeof phase, "search %d", r);
+    log_phase_begin(phase);
+    pairbuf found = {0};
+    dedup_search_stats ss;
+    ma_status st = dedup_search(comm, &rows, ji->rows.ids, s->pos, s->res.assignment, s->res.sizes, c->km.k, round_rows,
+                                c->lowest, r, &found, &ss);
+    if (st != MA_OK) {
+      pairbuf_free(&found);
+      return st;
+    }
+    int64_t new_pairs, total;
+    MA_CALL(mpi_sum_i64(comm, found.n, &new_pairs));
+    MA_CALL(pairset_merge(comm, &s->ps, &found));
+    MA_CALL(mpi_sum_i64(comm, s->ps.n, &total));
+    log_info("clustering %d: %lld pairs >= %.4f found, %lld distinct over clusterings 0..%d; moved %.1f MiB",
+             r, (long long)new_pairs, c->lowest, (long long)total, r, (double)ss.bytes_moved / (1 << 20));
+    json_t *o = json_object();
+    json_object_set_new(o, "pairs_found", json_integer(new_pairs));
+    json_object_set_new(o, "pairs_union", json_integer(total));
+    json_object_set_new(o, "objective", json_real(isnan(s->res.objective) ? 0 : s->res.objective));
+    json_object_set_new(o, "search_flops", json_real(ss.flops));
+    json_object_set_new(o, "kmeans_flops", json_real(2.0 * (double)s->res.sample * (double)c->km.k * (double)d * s->res.iterations +
+                                                     2.0 * (double)ji->n * (double)c->km.k * (double)d));
+    json_object_set_new(o, "work_max_over_mean", json_real(ss.work_mean > 0 ? ss.work_max / ss.work_mean : 1));
+    json_object_set_new(o, "rounds", json_integer(ss.rounds));
+    json_object_set_new(o, "bytes_moved", json_integer(ss.bytes_moved));
+    json_array_append_new(phases, o);
+  }
+  return MA_OK;
+}
+
+/* Keep decisions at every threshold; the primary's go to /keep and /representative. */
+static ma_status decide(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, int64_t *removed, int64_t *groups)
+{
+  const job_input *ji = &s->ji;
+  int64_t local = ji->rows.count;
+  log_phase_begin("keep");
+  /* The extra thresholds first, so that /keep and /representative end up holding the primary's. */
+  for (int t = c->nthr - 1; t >= 0; t--) {
+    int64_t g;
+    MA_CALL(keep_at(comm, c, &s->ps, (float)c->thresholds[t], s->offsets, ji->rows.ids, s->priority, s->keep, s->rep, &g));
+    int64_t mine = 0, all;
+    for (int64_t i = 0; i < local; i++) mine += !s->keep[i];
+    MA_CALL(mpi_sum_i64(comm, mine, &all));
+    if (t == 0) {
+      *removed = all;
+      *groups = g;
+      break;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "/sweep/%d/keep", t - 1);
+    MA_CALL(h5out_write(s->out, name, H5T_STD_U8LE, H5T_NATIVE_UINT8, ji->n, 0, ji->offset, local, s->keep, 1));
+    snprintf(name, sizeof name, "/sweep/%d", t - 1);
+    MA_CALL(h5out_attr_f64(s->out, name, "threshold", c->thresholds[t]));
+    MA_CALL(h5out_attr_i64(s->out, name, "removed", all));
+    log_info("threshold %.4f: %lld of %lld removed (%.2f%%)", c->thresholds[t], (long long)all, (long long)ji->n,
+             100.0 * (double)all / (double)ji->n);
+  }
+  return MA_OK;
+}
+
+ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
+{
+  ma_status st = MA_OK;
+  dedup_cfg c;
+  dedup_state s;
+  json_t *clusterings = NULL;
+  int rank, nranks;
+  memset(&c, 0, sizeof c);
+  memset(&s, 0, sizeof s);
+  MA_MPI_TRY(MPI_Comm_rank(comm, &rank));
+  MA_MPI_TRY(MPI_Comm_size(comm, &nranks));
+  MA_TRY(parse(argc, argv, &c));
+  log_init(rank, c.common.verbosity);
+  if (c.common.help) {
+    if (rank == 0) fputs(dedup_help, stdout);
+    goto done;
+  }
+  MA_TRY(job_input_open(comm, &c.common, &s.ji));
+  if (c.km.k > s.ji.in->n)
+    MA_TRY(ma_fail(MA_ERR_DATA, "%lld rows are fewer than the %lld clusters asked for", (long long)s.ji.in->n,
+                   (long long)c.km.k));
+  MA_TRY(job_input_load(comm, &c.common, "dedup", dedup_need, &c, &s.ji));
+  if (c.km.k > s.ji.n)
+    MA_TRY(ma_fail(MA_ERR_DATA, "%lld valid rows are fewer than the %lld clusters asked for", (long long)s.ji.n,
+                   (long long)c.km.k));
+  int64_t local = s.ji.rows.count, d = s.ji.in->dim, round_rows, lo = s.ji.rows.lo;
+  MA_TRY(mpi_agree(comm, round_rows_for(&c, &s.ji, &round_rows)));
+  MA_TRY(mpi_min_i64(comm, round_rows, &round_rows));
+
+  /* Output positions of every rank's rows, and this rank's. */
+  s.offsets = calloc((size_t)nranks + 1, sizeof *s.offsets);
+  s.pos = malloc((size_t)(local + 1) * sizeof *s.pos);
+  s.keep = malloc((size_t)(local + 1));
+  s.rep = malloc((size_t)(local + 1) * sizeof *s.rep);
+  if (c.priority) s.priority = malloc((size_t)(local + 1) * sizeof *s.priority);
+  if (!s.offsets || !s.pos || !s.keep || !s.rep || (c.priority && !s.priority)) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  MA_TRY(mpi_agree(comm, st));
+  MA_MPI_TRY(MPI_Allgather(&s.ji.offset, 1, MPI_INT64_T, s.offsets, 1, MPI_INT64_T, comm));
+  s.offsets[nranks] = s.ji.n;
+  for (int64_t i = 0; i < local; i++) s.pos[i] = s.ji.offset + i;
+  if (c.priority) MA_TRY(h5in_read_values(comm, c.priority, s.ji.in->n, lo, lo + local, "--priority", s.priority));
+  MA_TRY(pairset_init(comm, s.ji.rows.ids, local, &s.ps));
+
+  MA_TRY(h5out_create(comm, c.common.output, &s.out));
+  clusterings = json_array();
+  MA_TRY(find_pairs(comm, &c, &s, round_rows, clusterings));
+
+  int64_t sampled = 0;
+  if (c.recall_sample > 0 && !c.exact) {
+    log_phase_begin("recall");
+    ma_rows rows = {s.ji.rows.data, s.ji.rows.type, local, d};
+    if (!(s.recall = calloc((size_t)c.reclusterings, sizeof *s.recall))) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+    MA_TRY(mpi_agree(comm, st));
+    MA_TRY(recall_estimate(comm, &rows, s.ji.rows.ids, &s.ps, c.recall_sample, c.common.seed, (float)c.thresholds[0],
+                           c.reclusterings, s.recall, &sampled));
+    log_info("recall at %.4f from %lld sampled items (%lld true pairs involve them):", c.thresholds[0],
+             (long long)sampled, (long long)s.recall[0].true_pairs);
+    for (int r = 0; r < c.reclusterings; r++)
+      log_info("  after %d clustering%s: %.4f  (95%% CI %.4f-%.4f)", r + 1, r ? "s" : " ", s.recall[r].recall,
+               s.recall[r].ci_low, s.recall[r].ci_high);
+    MA_TRY(write_compound(s.out, "/recall", recall_type, c.reclusterings, 0, rank == 0 ? c.reclusterings : 0, s.recall));
+    MA_TRY(h5out_attr_i64(s.out, "/recall", "sample", sampled));
+  }
+
+  int64_t removed = 0, groups = 0, npairs = 0;
+  MA_TRY(decide(comm, &c, &s, &removed, &groups));
+  log_phase_begin("write");
+  MA_TRY(h5out_write(s.out, "/ids", H5T_STD_I64LE, H5T_NATIVE_INT64, s.ji.n, 0, s.ji.offset, local, s.ji.rows.ids, 1));
+  MA_TRY(h5out_write(s.out, "/keep", H5T_STD_U8LE, H5T_NATIVE_UINT8, s.ji.n, 0, s.ji.offset, local, s.keep, 1));
+  MA_TRY(h5out_write(s.out, "/representative", H5T_STD_I64LE, H5T_NATIVE_INT64, s.ji.n, 0, s.ji.offset, local, s.rep, 1));
+  MA_TRY(write_pairs(comm, s.out, &s.ps, &npairs));
+  if (!(s.cmdline = job_command_line("dedup", argc, argv))) MA_TRY(ma_fail(MA_ERR_RUNTIME, "out of memory"));
+  MA_TRY(h5out_attr_i64(s.out, "/", "n", s.ji.n));
+  MA_TRY(h5out_attr_i64(s.out, "/", "dim", d));
+  MA_TRY(h5out_attr_i64(s.out, "/", "clusters", c.km.k));
+  MA_TRY(h5out_attr_i64(s.out, "/", "reclusterings", c.reclusterings));
+  MA_TRY(h5out_attr_f64(s.out, "/", "threshold", c.thresholds[0]));
+  MA_TRY(h5out_attr_i64(s.out, "/", "seed", (int64_t)c.common.seed));
+  MA_TRY(h5out_attr_i64(s.out, "/", "removed", removed));
+  MA_TRY(h5out_attr_i64(s.out, "/", "groups", groups));
+  MA_TRY(h5out_attr_i64(s.out, "/", "exact", c.exact));
+  MA_TRY(h5out_attr_str(s.out, "/", "keep_rule", c.one_per_group ? "one-per-group" : "greedy"));
+  MA_TRY(h5out_attr_str(s.out, "/", "priority", c.priority ? c.priority : "lowest-id"));
+  MA_TRY(h5out_attr_str(s.out, "/", "version", MEMAUDIT_VERSION));
+  MA_TRY(h5out_attr_str(s.out, "/", "command_line", s.cmdline));
+  if (c.keep_list) MA_TRY(write_keep_list(comm, c.keep_list, s.ji.rows.ids, s.keep, local));
+  MA_TRY(h5out_commit(&s.out));
+  log_phase_end();
+
+  log_info("removed %lld of %lld items (%.2f%%) at threshold %.4f: %lld groups, %lld pairs; wrote %s",
+           (long long)removed, (long long)s.ji.n, 100.0 * (double)removed / (double)s.ji.n, c.thresholds[0],
+           (long long)groups, (long long)npairs, c.common.output);
+  s.sum = summary_new("dedup");
+  json_object_set_new(s.sum, "removed", json_integer(removed));
+  json_object_set_new(s.sum, "removed_fraction", json_real((double)removed / (double)s.ji.n));
+  json_object_set_new(s.sum, "pairs", json_integer(npairs));
+  json_object_set_new(s.sum, "groups", json_integer(groups));
+  json_object_set_new(s.sum, "recall", recall_json(s.recall, s.recall ? c.reclusterings : 0));
+  json_object_set_new(s.sum, "recall_sample", json_integer(sampled));
+  json_object_set_new(s.sum, "threshold", json_real(c.thresholds[0]));
+  json_object_set_new(s.sum, "clusters", json_integer(c.km.k));
+  json_object_set_new(s.sum, "reclusterings", json_integer(c.reclusterings));
+  json_object_set_new(s.sum, "exact", json_boolean(c.exact));
+  json_object_set_new(s.sum, "dropped", json_integer(s.ji.dropped));
+  json_object_set_new(s.sum, "clusterings", clusterings);
+  clusterings = NULL;
+  MA_TRY(summary_write(comm, s.sum, c.common.summary, s.ji.n, d));
+done:
+  json_decref(clusterings);
+  dedup_state_free(&s);
+  free(c.thresholds);
+  opts_free(&c.common);
+  return st;
+}

@@ -1,0 +1,88 @@
+/* Intra-cluster search of one clustering. */
+#include "jobs/dedup_search.h"
+
+#include <string.h>
+
+#include "core/log.h"
+#include "kernels/ip_handlers.h"
+#include "kernels/ip_ref.h"
+#include "kernels/search_plan.h"
+#include "mpi/comm.h"
+#include "mpi/members.h"
+
+/* Runs this rank's tasks of one round on the members it received. */
+static ma_status run_tasks(const search_plan *p, const members *m, int rank, int round, float threshold, int r,
+                           pairbuf *out)
+{
+  ma_status st = MA_OK;
+  size_t esize = m->type == MA_F16 ? 2 : 4;
+  for (int64_t t = 0; t < p->ntasks && st == MA_OK; t++) {
+    const sp_task *x = &p->tasks[t];
+    if (x->round != round || x->rank != rank) continue;
+    int64_t gi = p->block_start[x->cluster] + x->bi, gj = p->block_start[x->cluster] + x->bj, li, hi, lj, hj;
+    members_block(m, gi, &li, &hi);
+    members_block(m, gj, &lj, &hj);
+    ma_rows xi = {(const char *)m->vec + (size_t)(li * m->dim) * esize, m->type, hi - li, m->dim};
+    ma_rows xj = {(const char *)m->vec + (size_t)(lj * m->dim) * esize, m->type, hj - lj, m->dim};
+    /* GEMM finds the candidates; the exact inner product decides and is what is reported. */
+    ip_range_ctx rc;
+    ip_range_init(&rc, threshold - ip_ref_band(m->dim), gi == gj);
+    ip_handler h = ip_range_handler(&rc);
+    if (xi.rows && xj.rows) st = gi == gj ? ip_search_self(&xi, m->dim, &h, NULL) : ip_search(&xi, &xj, m->dim, &h, NULL);
+    for (int64_t k = 0; k < rc.n && st == MA_OK; k++) {
+      float sim = ip_ref_dot(&xi, rc.pairs[k].a, &xj, rc.pairs[k].b, m->dim);
+      if (sim < threshold) continue;
+      int64_t ia = li + rc.pairs[k].a, ib = lj + rc.pairs[k].b;
+      int swap = m->ids[ia] > m->ids[ib];
+      dd_pair pr = {swap ? m->ids[ib] : m->ids[ia], swap ? m->ids[ia] : m->ids[ib], swap ? m->pos[ib] : m->pos[ia],
+                    swap ? m->pos[ia] : m->pos[ib], sim, (int16_t)r};
+      st = pairbuf_push(out, &pr);
+    }
+    ip_range_free(&rc);
+  }
+  return st;
+}
+
+ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int64_t *pos,
+                       const int32_t *assign, const int64_t *sizes, int64_t k, int64_t round_rows, float threshold,
+                       int r, pairbuf *out, dedup_search_stats *stats)
+{
+  ma_status st = MA_OK;
+  search_plan p;
+  members m = {0};
+  int rank, nranks;
+  memset(stats, 0, sizeof *stats);
+  MA_MPI(MPI_Comm_rank(comm, &rank));
+  MA_MPI(MPI_Comm_size(comm, &nranks));
+  st = sp_blocks(&p, sizes, k, nranks, round_rows);
+  for (int64_t i = 0; st == MA_OK && i < local->rows; i++) p.block_rows[sp_block_of(&p, assign[i], ids[i])]++;
+  MA_TRY(mpi_agree(comm, st));
+  MA_TRY(mpi_sum_i64_array(comm, p.block_rows, p.nblocks));
+  MA_TRY(mpi_agree(comm, sp_schedule(&p, round_rows)));
+
+  stats->rounds = p.rounds;
+  stats->tasks = p.ntasks;
+  for (int64_t c = 0; c < k; c++) stats->split_clusters += p.blocks[c] > 1;
+  for (int q = 0; q < nranks; q++) {
+    stats->work_mean += p.rank_work[q] / nranks;
+    if (p.rank_work[q] > stats->work_max) stats->work_max = p.rank_work[q];
+  }
+  stats->flops = 2.0 * (double)local->ld * stats->work_mean * nranks;
+  log_info("clustering %d: %lld tasks in %d round%s, %lld clusters split into blocks; work per rank max/mean %.2f",
+           r, (long long)p.ntasks, p.rounds, p.rounds == 1 ? "" : "s", (long long)stats->split_clusters,
+           stats->work_mean > 0 ? stats->work_max / stats->work_mean : 1.0);
+
+  for (int round = 0; round < p.rounds; round++) {
+    int64_t moved = 0, all_moved;
+    MA_TRY(members_exchange(comm, local, ids, pos, assign, &p, round, &m, &moved));
+    MA_TRY(mpi_sum_i64(comm, moved, &all_moved));
+    stats->bytes_moved += all_moved;
+    MA_TRY(mpi_agree(comm, run_tasks(&p, &m, rank, round, threshold, r, out)));
+    members_free(&m);
+    log_progress(round + 1, p.rounds);
+  }
+done:
+  members_free(&m);
+  sp_free(&p);
+  return st;
+}

@@ -1,0 +1,52 @@
+/* Which rank searches which part of which cluster, and when.
+ *
+ * A cluster of m items costs about m^2/2 comparisons. A cluster is cut into B blocks (an item's block is
+ * a hash of its id), and every pair of blocks (bi <= bj) is a task: one block against itself, or two
+ * against each other. Small clusters are one block and one task. Tasks go to ranks largest first, each to
+ * the least-loaded rank (LPT), so the work, not the number of clusters, is balanced; then each rank's tasks
+ * are packed into rounds whose rows fit its memory. In a round every rank receives the blocks its tasks
+ * of that round need (one all-to-all) and searches them. The plan is computed alike on every rank from
+ * global counts, so it needs no communication of its own. */
+#ifndef MA_SEARCH_PLAN_H
+#define MA_SEARCH_PLAN_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+typedef struct sp_task {
+  int64_t cluster;
+  int64_t bi, bj;   /* blocks, bi <= bj */
+  int64_t rows;     /* rows the task needs */
+  double work;      /* comparisons */
+  int rank, round;
+} sp_task;
+
+typedef struct search_plan {
+  int64_t k;
+  int64_t *blocks;      /* [k] blocks of cluster c */
+  int64_t *block_start; /* [k + 1] global index of (c, block 0) */
+  int64_t nblocks;
+  int64_t *block_rows;  /* [nblocks] items in each block (filled by the caller, summed over ranks) */
+  sp_task *tasks;       /* sorted by (round, rank, cluster, bi, bj) */
+  int64_t ntasks;
+  int rounds, nranks;
+  double *rank_work;    /* [nranks] */
+  /* for every block, the (round, rank) pairs that need it */
+  int64_t *need_start;  /* [nblocks + 1] */
+  int32_t *need_round, *need_rank;
+} search_plan;
+
+/* Cuts each cluster (sizes[c] items) into blocks of at most block_cap rows, where block_cap keeps a
+ * task to about one rank's share of the work and two blocks within round_rows. Not collective. */
+ma_status sp_blocks(search_plan *p, const int64_t *sizes, int64_t k, int nranks, int64_t round_rows);
+
+/* The block of item id in cluster c (global block index). Not collective. */
+int64_t sp_block_of(const search_plan *p, int64_t c, int64_t id);
+
+/* Tasks, their ranks and rounds, from p->block_rows. Not collective. */
+ma_status sp_schedule(search_plan *p, int64_t round_rows);
+
+void sp_free(search_plan *p);
+
+#endif

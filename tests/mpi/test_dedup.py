@@ -1,0 +1,183 @@
+"""memaudit dedup end to end, checked against numpy and against its own --exact.
+
+1. Reclustering works: on a set where one clustering finds clearly less, five reach >= 0.97 of the
+   exact pairs; every reported pair is truly >= the threshold (precision 1.0); each /recall estimate's
+   interval holds the true recall after that many clusterings.
+2. /keep, /pairs, /representative (and the rest) are byte-identical at 1, 2, 3, 4 ranks (float16, shards,
+   two thresholds).
+3. Keep invariants: greedy (removed -> kept representative >= T; no found pair with both ends kept),
+   one-per-group (exactly one kept per connected group), --priority, --keep-list.
+4. A cluster too large for the memory budget is cut into blocks searched over several rounds and ranks,
+   with the same pairs as an unconstrained run.
+5. Usage and data errors.
+"""
+import json
+import os
+
+import h5py
+import numpy as np
+
+from harness import expect_error, ok, run, same_datasets, spec_check, workdir
+
+d = workdir('dedup')
+
+
+def unit(path, name='embeddings'):
+    with h5py.File(path, 'r') as f:
+        x = f[name][...].astype(np.float64)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def pairs(path):
+    with h5py.File(path, 'r') as f:
+        return f['pairs'][...]
+
+
+# 1. Recall of reclustering, precision, the recall estimate.
+data = os.path.join(d, 'recall.h5')
+run(2, 'synth', '--n', 30000, '--dim', 96, '--concepts', 8, '--dup-noise', 0.4, '--seed', 5, '-o', data, '-q')
+res, summ = os.path.join(d, 'recall-r.h5'), os.path.join(d, 'recall-r.json')
+run(2, 'dedup', '-i', data, '--clusters', 1536, '--reclusterings', 5, '--threshold', 0.8, '--recall-sample', 2000,
+    '-o', res, '--summary', summ, '-q')
+exact = os.path.join(d, 'recall-e.h5')
+run(2, 'dedup', '-i', data, '--exact', '--threshold', 0.8, '-o', exact, '-q')
+spec_check('dedup', res, summ)
+spec_check('dedup', exact)
+x = unit(data)
+found, truth = pairs(res), pairs(exact)
+sims = np.sum(x[found['a']] * x[found['b']], axis=1)
+assert np.all(sims >= 0.8 - 1e-5), f'precision: a reported pair sits at {sims.min()}'
+assert np.allclose(sims, found['sim'], atol=1e-5), 'reported similarities differ from numpy'
+true_set = set(zip(truth['a'].tolist(), truth['b'].tolist()))
+ref = np.triu(x[:4000] @ x[:4000].T, 1) >= 0.8 + 1e-5  # exact search agrees with numpy on a block
+for i, j in zip(*np.nonzero(ref)):
+    assert (i, j) in true_set, f'--exact misses ({i}, {j})'
+assert set(zip(found['a'].tolist(), found['b'].tolist())) <= true_set
+recall = [np.mean([(a, b) in true_set for a, b in zip(found['a'][found['clustering'] <= r].tolist(),
+                                                     found['b'][found['clustering'] <= r].tolist())])
+          * np.sum(found['clustering'] <= r) / len(true_set) for r in range(5)]
+print('true recall after 1..5 clusterings:', [round(v, 4) for v in recall])
+assert recall[4] >= 0.97, f'recall with 5 clusterings {recall[4]:.4f} < 0.97'
+assert recall[0] <= 0.9, f'one clustering already finds {recall[0]:.4f}: the set does not show reclustering'
+with h5py.File(res, 'r') as f:
+    est = f['recall'][...]
+    assert list(est['clusterings']) == [1, 2, 3, 4, 5]
+    for r in range(5):
+        assert est['ci_low'][r] <= recall[r] <= est['ci_high'][r], \
+            f'after {r + 1}: true recall {recall[r]:.4f} outside [{est["ci_low"][r]:.4f}, {est["ci_high"][r]:.4f}]'
+s = json.load(open(summ))
+assert s['pairs'] == len(found) and len(s['recall']) == 5 and s['removed'] == int((h5py.File(res)['keep'][...] == 0).sum())
+
+# 2. Byte-identical at 1, 2, 3, 4 ranks: float16, two shards, two thresholds.
+data = os.path.join(d, 'ranks.h5')
+run(2, 'synth', '--n', 8001, '--dim', 64, '--dtype', 'f16', '--shards', 2, '--concepts', 30, '--dup-noise', 0.25,
+    '--seed', 9, '-o', data, '-q')
+listing = data[:-3] + '.list'
+outs = []
+for r in (1, 2, 3, 4):
+    out = os.path.join(d, f'ranks-{r}.h5')
+    run(r, 'dedup', '-i', '@' + listing, '--clusters', 48, '--reclusterings', 2, '--threshold', '0.93,0.9',
+        '--recall-sample', 300, '--iters', 8, '-o', out, '-q')
+    outs.append(out)
+for o in outs[1:]:
+    same_datasets(outs[0], o)
+spec_check('dedup', outs[0])
+
+# 3. Keep invariants (greedy) on that result, against numpy similarities.
+x = np.concatenate([unit(p) for p in open(listing).read().split()])
+with h5py.File(outs[0], 'r') as f:
+    ids, keep, rep, p = f['ids'][...], f['keep'][...], f['representative'][...], f['pairs'][...]
+    sweep = f['sweep/0/keep'][...]
+    assert f['sweep/0'].attrs['threshold'] == 0.9
+assert np.array_equal(ids, np.arange(len(ids)))
+gone = np.nonzero(keep == 0)[0]
+assert len(gone) > 100, len(gone)
+assert np.all(keep[rep[gone]] == 1), 'a representative is not kept'
+assert np.all(np.sum(x[gone] * x[rep[gone]], axis=1) >= 0.93 - 2e-3), 'a removed item is not >= T to its representative'
+hi = p[p['sim'] >= 0.93]
+assert not np.any((keep[hi['a']] == 1) & (keep[hi['b']] == 1)), 'two kept items form a found pair'
+assert int((sweep == 0).sum()) >= len(gone), 'a lower threshold removed fewer'
+
+
+def components(a, b, n):
+    parent = list(range(n))
+
+    def find(u):
+        while parent[u] != u:
+            parent[u] = parent[parent[u]]
+            u = parent[u]
+        return u
+    for u, v in zip(a.tolist(), b.tolist()):
+        parent[find(u)] = find(v)
+    return np.array([find(u) for u in range(n)])
+
+
+# one-per-group, with a priority that visits the highest id first.
+prio = os.path.join(d, 'priority.h5')
+with h5py.File(prio, 'w') as f:
+    f['score'] = np.arange(8001, dtype=np.float64)
+out = os.path.join(d, 'opg.h5')
+keep_list = os.path.join(d, 'kept.txt')
+run(3, 'dedup', '-i', '@' + listing, '--clusters', 48, '--reclusterings', 2, '--threshold', 0.93, '--iters', 8,
+    '--keep', 'one-per-group', '--priority', prio + ':/score', '--keep-list', keep_list, '-o', out, '-q')
+with h5py.File(out, 'r') as f:
+    keep, rep, p = f['keep'][...], f['representative'][...], f['pairs'][...]
+comp = components(p['a'], p['b'], len(keep))
+members = np.bincount(comp, minlength=len(keep))
+for c in np.unique(comp[members[comp] > 1]):
+    idx = np.nonzero(comp == c)[0]
+    assert keep[idx].sum() == 1, f'group {c}: {keep[idx].sum()} kept'
+    assert keep[idx.max()] == 1, f'group {c}: the highest-priority item is not the kept one'
+    assert np.all(rep[idx] == idx.max())
+assert np.all(keep[members == 1] == 1)
+listed = np.array([int(v) for v in open(keep_list).read().split()])
+assert np.array_equal(listed, np.nonzero(keep)[0]), '--keep-list differs from /keep'
+
+# 4. One cluster larger than the budget allows: blocks over rounds and ranks, same pairs.
+
+
+def tight_budget(err, spare_mib):
+    """A budget spare_mib above what the run said it needs before its search rounds."""
+    need = float(err.split('needs about ')[1].split(' MiB')[0])
+    return f'{int((need + spare_mib) * 1024)}K'
+
+
+free_run = os.path.join(d, 'exact-free.h5')
+_, err = run(3, 'dedup', '-i', '@' + listing, '--exact', '--threshold', 0.9, '-o', free_run)
+tight = os.path.join(d, 'exact-tight.h5')
+_, err = run(3, 'dedup', '-i', '@' + listing, '--exact', '--threshold', 0.9, '--mem-per-rank', tight_budget(err, 1.0),
+             '-o', tight)
+assert 'split into blocks' in err and ' 1 round' not in err, err
+same_datasets(free_run, tight)
+skew = os.path.join(d, 'skew.h5')
+rng = np.random.default_rng(3)
+centre = rng.standard_normal(64)
+blob = centre + 0.35 * rng.standard_normal((6000, 64))  # half the rows in one tight concept
+rest = rng.standard_normal((6000, 64))
+with h5py.File(skew, 'w') as f:
+    f['embeddings'] = np.concatenate([blob, rest]).astype(np.float32)
+out = os.path.join(d, 'skew-r.h5')
+_, err = run(2, 'dedup', '-i', skew, '--clusters', 4, '--reclusterings', 1, '--threshold', 0.9, '--recall-sample', 0,
+             '-o', out)
+_, err = run(2, 'dedup', '-i', skew, '--clusters', 4, '--reclusterings', 1, '--threshold', 0.9, '--recall-sample', 0,
+             '--mem-per-rank', tight_budget(err, 2.0), '-o', out)
+with h5py.File(out, 'r') as f:
+    sizes = f['clusterings/0/sizes'][...]
+    assert sizes.max() >= 5500, f'no cluster holds half the data: {sizes}'
+assert 'split into blocks' in err, err
+ex = os.path.join(d, 'skew-e.h5')
+run(2, 'dedup', '-i', skew, '--exact', '--threshold', 0.9, '-o', ex, '-q')
+got, want = pairs(out), pairs(ex)
+assert set(zip(got['a'].tolist(), got['b'].tolist())) <= set(zip(want['a'].tolist(), want['b'].tolist()))
+
+# 5. Errors.
+expect_error(2, 2, ['--threshold'], 'dedup', '-i', '@' + listing, '--threshold', 1.5, '-o', 'x.h5')
+expect_error(2, 2, ['--threshold'], 'dedup', '-i', '@' + listing, '--threshold', '0.9,abc', '-o', 'x.h5')
+expect_error(1, 2, ['--keep'], 'dedup', '-i', '@' + listing, '--keep', 'all', '-o', 'x.h5')
+expect_error(1, 2, ['--clusters'], 'dedup', '-i', '@' + listing, '--clusters', -1, '-o', 'x.h5')
+expect_error(1, 2, ['--drop-invalid'], 'dedup', '-i', '@' + listing, '--priority', prio + ':/score', '--drop-invalid', '-o', 'x.h5')
+expect_error(2, 3, ['fewer than', '100000 clusters'], 'dedup', '-i', '@' + listing, '--clusters', 100000, '-o', os.path.join(d, 'x.h5'))
+expect_error(2, 3, ['--priority', '8001 entries'], 'dedup', '-i', skew, '--priority', prio + ':/score', '--clusters', 4,
+             '-o', os.path.join(d, 'x.h5'))
+assert not os.path.exists(os.path.join(d, 'x.h5'))
+ok('dedup')
