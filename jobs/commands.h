@@ -11,5 +11,6 @@ ma_status cmd_synth(MPI_Comm comm, int argc, char **argv);
 ma_status cmd_inspect(MPI_Comm comm, int argc, char **argv);
 ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv);
 ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv);
+ma_status cmd_audit(MPI_Comm comm, int argc, char **argv);
 
 #endif

@@ -20,7 +20,7 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "print what an input holds and validate it"},
     {"kmeans", cmd_kmeans, "distributed spherical k-means, one or several clusterings"},
     {"dedup", cmd_dedup, "the de-duplication job"},
-    {"audit", NULL, "check generated samples against the training set"},
+    {"audit", cmd_audit, "check generated samples against the training set"},
     {"embed", NULL, "perceptual embeddings of JPEG images"},
     {"report", NULL, "HTML report from a dedup or audit result"},
 };

@@ -28,7 +28,8 @@ enum rng_stream {
   RNG_KMEANS_INIT = 21,      /* k-means|| first pick and per-round picks; counter = id */
   RNG_KMEANS_SEED = 22,      /* k-means++ over the candidates; counter = seed index */
   RNG_KMEANS_SPLIT = 23,     /* direction that splits a large cluster for an empty one */
-  RNG_RECALL_SAMPLE = 24     /* the recall sample: the S items with the smallest hash of their id */
+  RNG_RECALL_SAMPLE = 24,    /* the recall sample: the S items with the smallest hash of their id */
+  RNG_AUDIT_BASELINE = 30    /* audit's train-to-train sample: permutation of input positions */
 };
 
 #define RNG_GOLDEN 0x9e3779b97f4a7c15ull

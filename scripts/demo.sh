@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo job on 2 ranks: a synthetic set with planted near-duplicates, written as 2 shards in
-# float16, inspected and validated, then de-duplicated (with its recall table). Run through scripts/setup.sh demo, or after a build.
+# float16, inspected and validated, de-duplicated (with its recall table), then audited. Run through scripts/setup.sh demo, or after a build.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=$top/build/memaudit
@@ -26,5 +26,18 @@ print(f"removed {s['removed']} of {s['n']} items ({100 * s['removed_fraction']:.
 print("recall of the clustered search, estimated against an exact search of 1000 sampled items:")
 for r in s['recall']:
     print(f"  after {r['clusterings']} clustering(s): {r['recall']:.4f}  (95% CI {r['ci_low']:.4f}-{r['ci_high']:.4f})")
+EOF
+echo "== audit: 10,000 generated samples (1% planted copies of training items) and a 5,000-item holdout"
+$mpiexec 2 "$bin" synth --like "$out/train-00000-of-00002.h5" --regurgitate 0.01 --n 10000 --seed 42 \
+  -o "$out/generated.h5" -q
+$mpiexec 2 "$bin" synth --like "$out/train-00000-of-00002.h5" --regurgitate 0 --n 5000 --seed 99 \
+  -o "$out/holdout.h5" -q
+$mpiexec 2 "$bin" audit --train "@$out/train.list" --generated "$out/generated.h5" --holdout "$out/holdout.h5" \
+  --source-ids /source_ids --csv "$out/flagged.csv" -o "$out/audit.h5" --summary "$out/audit.json"
+/usr/bin/python3 - "$out/audit.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(f"flagged: {s['flagged']} of {s['generated']} samples (listed in flagged.csv)")
+print(f"verdict: {s['verdict']}")
 EOF
 echo "== demo done: files in $out"

@@ -1,0 +1,200 @@
+/* Exact top-k: GEMM candidates, rescored in a fixed order (see kernels/topk_exact.h for why the result
+ * is provably that of ip_ref_topk). */
+#include "kernels/topk_exact.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernels/f16.h"
+#include "kernels/ip_handlers.h"
+
+/* Elements converted per step of an exact dot product (stack buffers). */
+enum { DOT_STEP = 256 };
+
+/* Candidates kept per row beyond k: enough that exact ties or near-ties at the k-th place rarely send a
+ * row to the full recomputation. */
+static int margin(int k) { return k > 8 ? k : 8; }
+
+/* Row r of rows as floats: the data itself (float32) or a conversion of [c0, c0 + n) into buf. */
+static const float *row_part(const ma_rows *rows, int64_t r, int64_t c0, int64_t n, float *buf)
+{
+  if (rows->type == MA_F32) return (const float *)rows->data + r * rows->ld + c0;
+  f16_to_f32((const uint16_t *)rows->data + r * rows->ld + c0, buf, n);
+  return buf;
+}
+
+float topk_exact_dot(const ma_rows *x, int64_t i, const ma_rows *y, int64_t j, int64_t d)
+{
+  float xb[DOT_STEP], yb[DOT_STEP];
+  double acc = 0;
+  for (int64_t c0 = 0; c0 < d; c0 += DOT_STEP) {
+    int64_t n = d - c0 < DOT_STEP ? d - c0 : DOT_STEP;
+    const float *a = row_part(x, i, c0, n, xb), *b = row_part(y, j, c0, n, yb);
+    for (int64_t c = 0; c < n; c++) acc += (double)a[c] * (double)b[c];
+  }
+  return (float)acc;
+}
+
+float topk_exact_band(int64_t d)
+{
+  /* |fl(sum) - sum| <= gamma_d * sum |x_c y_c| <= ~d * 2^-24 for unit rows (any summation order, products
+   * rounded or fused), plus 2^-24 for rounding the exact value to float; doubled for rows whose norm
+   * is 1 up to float16 rounding. */
+  return (float)((double)(d + 2) * 0x1p-23);
+}
+
+int64_t topk_exact_memory(int64_t m, int64_t d, int k)
+{
+  int64_t w = k + margin(k);
+  int64_t lists = m * w * (int64_t)(sizeof(int64_t) + sizeof(float)) + 2 * w * 16;
+  int64_t tile = (int64_t)IP_BM_DEFAULT * (IP_BN_DEFAULT + 32) * 4;
+  int64_t widened = (IP_BM_DEFAULT + IP_BN_DEFAULT) * d * 4 + (m * d * 4 < IP_CHUNK_BYTES ? m * d * 4 : IP_CHUNK_BYTES);
+  int64_t pairs = 2 * (int64_t)IP_BM_DEFAULT * IP_BN_DEFAULT * (int64_t)sizeof(ip_pair);
+  return lists + tile + widened + pairs;
+}
+
+/* (sim, id) before (sim2, id2): more similar, or as similar with a lower id; empty (id < 0) last. */
+static int before(float s, int64_t id, float s2, int64_t id2)
+{
+  if (id < 0) return 0;
+  if (id2 < 0) return 1;
+  return s > s2 || (s == s2 && id < id2);
+}
+
+/* Inserts (id, s) into the sorted list of k if it goes before the last entry. */
+static void insert(int k, int64_t *ids, float *sims, int64_t id, float s)
+{
+  if (!before(s, id, sims[k - 1], ids[k - 1])) return;
+  int p = k - 1;
+  for (; p > 0 && before(s, id, sims[p - 1], ids[p - 1]); p--) {
+    ids[p] = ids[p - 1];
+    sims[p] = sims[p - 1];
+  }
+  ids[p] = id;
+  sims[p] = s;
+}
+
+void topk_merge_inplace(int64_t k, const int64_t *ia, const float *sa, int64_t *ib, float *sb)
+{
+  /* How many of each list make the k; then place them from position k - 1 down. An entry of b only
+   * moves to a position at or after its own, so none is overwritten before it is placed. */
+  int64_t na = 0, nb = 0;
+  while (na + nb < k) {
+    if (before(sa[na], ia[na], sb[nb], ib[nb])) na++;
+    else nb++;
+  }
+  for (int64_t p = k - 1; p >= 0; p--) {
+    if (nb == 0 || (na > 0 && !before(sa[na - 1], ia[na - 1], sb[nb - 1], ib[nb - 1]))) {
+      na--;
+      ib[p] = ia[na];
+      sb[p] = sa[na];
+    } else {
+      nb--;
+      ib[p] = ib[nb];
+      sb[p] = sb[nb];
+    }
+  }
+}
+
+typedef struct {
+  ip_handler topk, range;
+  ip_range_ctx *band; /* pairs with GEMM similarity >= threshold - band, reset every tile */
+  const ma_rows *x, *y;
+  int64_t d;
+  float threshold, certain; /* certain = threshold + band */
+  int64_t *count, rescored;
+} exact_ctx;
+
+static ma_status exact_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const float *s, int64_t lds)
+{
+  exact_ctx *c = ctx;
+  MA_CALL(c->topk.tile(c->topk.ctx, i0, j0, mi, nj, s, lds));
+  if (!c->count) return MA_OK;
+  c->band->n = 0;
+  MA_CALL(c->range.tile(c->range.ctx, i0, j0, mi, nj, s, lds));
+  for (int64_t p = 0; p < c->band->n; p++) {
+    const ip_pair *q = &c->band->pairs[p];
+    if (q->sim >= c->certain) {
+      c->count[q->a]++;
+    } else {
+      c->rescored++;
+      c->count[q->a] += topk_exact_dot(c->x, q->a, c->y, q->b, c->d) >= c->threshold;
+    }
+  }
+  return MA_OK;
+}
+
+/* Row i's exact list by the obvious scan of every y row. */
+static void full_row(const ma_rows *x, int64_t i, const ma_rows *y, int64_t d, const int64_t *y_ids, int k,
+                     int64_t *ids, float *sims)
+{
+  for (int p = 0; p < k; p++) {
+    ids[p] = -1;
+    sims[p] = -INFINITY;
+  }
+  for (int64_t j = 0; j < y->rows; j++) insert(k, ids, sims, y_ids ? y_ids[j] : j, topk_exact_dot(x, i, y, j, d));
+}
+
+ma_status topk_exact(const ma_rows *x, const ma_rows *y, int64_t d, const int64_t *y_ids, int k, float threshold,
+                     int64_t *ids, float *sims, int64_t *count, const ip_blocking *b, topk_exact_stats *stats)
+{
+  ma_status st = MA_OK;
+  int64_t *cid = NULL, *rid = NULL;
+  float *csim = NULL, *rsim = NULL;
+  ip_range_ctx band;
+  ip_range_init(&band, 0, 0);
+  if (k < 1 || d < 1 || !x || !y || (x->rows > 0 && (!ids || !sims)))
+    return ma_fail(MA_ERR_USAGE, "topk_exact: k %d, d %lld or a NULL argument", k, (long long)d);
+  int w = k + margin(k);
+  float bw = topk_exact_band(d);
+  MA_ALLOC(cid, x->rows * w);
+  MA_ALLOC(csim, x->rows * w);
+  MA_ALLOC(rid, w);
+  MA_ALLOC(rsim, w);
+
+  /* Candidates by GEMM similarity, as y row numbers. */
+  topk_ctx tk;
+  topk_init(&tk, x->rows, w, cid, csim, NULL, threshold);
+  ip_range_init(&band, threshold - bw, 0);
+  if (count)
+    for (int64_t i = 0; i < x->rows; i++) count[i] = 0;
+  exact_ctx ec = {topk_handler(&tk), ip_range_handler(&band), &band, x, y, d, threshold, threshold + bw, count, 0};
+  ip_handler h = {exact_tile, &ec};
+  MA_TRY(ip_search(x, y, d, &h, b));
+
+  int64_t fallback = 0;
+  for (int64_t i = 0; i < x->rows; i++) {
+    const int64_t *ci = cid + i * w;
+    const float *cs = csim + i * w;
+    int64_t *oi = ids + i * k;
+    float *os = sims + i * k;
+    for (int p = 0; p < w; p++) {
+      rid[p] = -1;
+      rsim[p] = -INFINITY;
+    }
+    for (int p = 0; p < w && ci[p] >= 0; p++, ec.rescored++)
+      insert(w, rid, rsim, y_ids ? y_ids[ci[p]] : ci[p], topk_exact_dot(x, i, y, ci[p], d));
+    /* Items outside the candidates have exact similarity < GEMM(last) + band: right when that is below
+     * the exact k-th. */
+    if (ci[w - 1] >= 0 && !(cs[w - 1] + bw < rsim[k - 1])) {
+      full_row(x, i, y, d, y_ids, k, oi, os);
+      fallback++;
+      continue;
+    }
+    for (int p = 0; p < k; p++) {
+      oi[p] = rid[p];
+      os[p] = rsim[p];
+    }
+  }
+  if (stats) {
+    stats->rescored += ec.rescored;
+    stats->fallback_rows += fallback;
+  }
+done:
+  ip_range_free(&band);
+  free(cid);
+  free(csim);
+  free(rid);
+  free(rsim);
+  return st;
+}
