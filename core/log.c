@@ -1,6 +1,8 @@
 /* Rank-0 logger and phase clock. */
 #include "core/log.h"
 
+#include "core/signal.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,6 +88,10 @@ void log_phase_begin(const char *name)
   log_current_start = log_now();
   log_last_progress = log_current_start;
   log_verbose("begins");
+  if (sig_pause_wanted(name)) {
+    log_info("paused for a test (MEMAUDIT_PAUSE_AT): waiting for a signal");
+    sig_pause();
+  }
 }
 
 void log_progress(int64_t done, int64_t total)

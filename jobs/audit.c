@@ -12,6 +12,8 @@
 #include <jansson.h>
 
 #include "core/log.h"
+#include "core/signal.h"
+#include "io/ckpt.h"
 #include "io/csv.h"
 #include "io/h5col.h"
 #include "io/h5out.h"
@@ -178,12 +180,30 @@ static ma_status read_queries(MPI_Comm comm, const h5in *in, audit_set *s)
   return h5in_read(comm, in, s->lo, hi, &ro, &s->rows);
 }
 
-/* Searches the set's rows over the training set with lists of k; nearest = the first entry. Collective
- * on comm. */
-static ma_status search_set(MPI_Comm comm, const knn_train *tr, const audit_cfg *c, int k, audit_set *s)
+/* Saves a searched set's lists in the work directory as phase `name`. Collective on comm. */
+static ma_status save_set(const ckpt *ck, const char *name, const audit_set *s)
+{
+  h5out *o = NULL;
+  int64_t m = s->rows.count;
+  MA_CALL(ckpt_create(ck, name, &o));
+  ma_status st = h5out_write(o, "/nb", H5T_STD_I64LE, H5T_NATIVE_INT64, s->n, s->k, s->lo, m, s->nb, 1);
+  if (st == MA_OK) st = h5out_write(o, "/sim", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, s->n, s->k, s->lo, m, s->sim, 1);
+  if (st == MA_OK) st = h5out_write(o, "/count", H5T_STD_I64LE, H5T_NATIVE_INT64, s->n, 0, s->lo, m, s->count, 1);
+  if (st != MA_OK) {
+    h5out_abort(&o);
+    return st;
+  }
+  return h5out_commit(&o);
+}
+
+/* Searches the set's rows over the training set with lists of k, or loads the lists saved as phase
+ * `name` in the work directory (ck may be NULL); nearest = the first entry. Collective on comm. */
+static ma_status search_set(MPI_Comm comm, const knn_train *tr, const audit_cfg *c, int k, const ckpt *ck,
+                            const char *name, audit_set *s)
 {
   ma_status st = MA_OK;
   int64_t m = s->rows.count;
+  int saved;
   s->k = k;
   MA_ALLOC(s->nb, m * k);
   MA_ALLOC(s->sim, m * k);
@@ -192,9 +212,19 @@ static ma_status search_set(MPI_Comm comm, const knn_train *tr, const audit_cfg 
   MA_ALLOC(s->nearest_id, m);
 done:
   MA_CALL(mpi_agree(comm, st));
-  ma_rows q = {s->rows.data, s->rows.type, m, s->rows.dim};
-  knn_params kp = {k, (float)c->threshold, c->block};
-  MA_CALL(knn_search(comm, tr, &q, &kp, s->nb, s->sim, s->count));
+  MA_CALL(ckpt_has(ck, name, &saved));
+  if (saved) {
+    MA_CALL(ckpt_read(ck, name, "/nb", H5T_NATIVE_INT64, s->lo, m, k, s->nb));
+    MA_CALL(ckpt_read(ck, name, "/sim", H5T_NATIVE_FLOAT, s->lo, m, k, s->sim));
+    MA_CALL(ckpt_read(ck, name, "/count", H5T_NATIVE_INT64, s->lo, m, 0, s->count));
+    log_info("%s: loaded from %s", name, c->common.workdir);
+  } else {
+    ma_rows q = {s->rows.data, s->rows.type, m, s->rows.dim};
+    knn_params kp = {k, (float)c->threshold, c->block};
+    MA_CALL(knn_search(comm, tr, &q, &kp, s->nb, s->sim, s->count));
+    if (ck) MA_CALL(save_set(ck, name, s));
+    MA_CALL(mpi_safe_point(comm, c->common.workdir));
+  }
   for (int64_t i = 0; i < m; i++) {
     s->nearest[i] = s->sim[i * k];
     s->nearest_id[i] = s->nb[i * k];
@@ -205,7 +235,8 @@ done:
 /* The train-to-train baseline: a sample of exactly min(S, n) training items, chosen by a permutation of
  * their input positions keyed by the seed (so the same items at any rank count), each searched with
  * k = 2 and its own id dropped: the similarity to its nearest *other* training item. Collective on comm. */
-static ma_status baseline(MPI_Comm comm, const knn_train *tr, const job_input *ji, const audit_cfg *c, audit_set *s)
+static ma_status baseline(MPI_Comm comm, const knn_train *tr, const job_input *ji, const audit_cfg *c, const ckpt *ck,
+                         audit_set *s)
 {
   ma_status st = MA_OK;
   int64_t local = 0, d = tr->d, want = c->baseline_sample < ji->n ? c->baseline_sample : ji->n;
@@ -230,7 +261,7 @@ static ma_status baseline(MPI_Comm comm, const knn_train *tr, const job_input *j
   int rank;
   MA_MPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) s->lo = 0;
-  MA_CALL(search_set(comm, tr, c, 2, s));
+  MA_CALL(search_set(comm, tr, c, 2, ck, "baseline", s));
   for (int64_t i = 0; i < local; i++) {
     int p = s->nb[i * 2] == s->rows.ids[i] ? 1 : 0;
     s->nearest[i] = s->sim[i * 2 + p];
@@ -461,6 +492,28 @@ static ma_status write_set(h5out *o, const char *prefix, const audit_set *s, int
   return MA_OK;
 }
 
+/* Everything that changes a result, for the --workdir check: the inputs (sizes, modification times) and
+ * the options (not the rank count or the memory budget). */
+static ma_status config_text(const audit_cfg *c, char **text)
+{
+  char *train = NULL, *gen = NULL, *hold = NULL, opts[512];
+  ma_status st = ckpt_describe_inputs(c->common.inputs, c->common.ninputs, &train);
+  if (st == MA_OK) st = ckpt_describe_inputs(c->gen.inputs, c->gen.ninputs, &gen);
+  if (st == MA_OK) st = ckpt_describe_inputs(c->hold.inputs, c->hold.ninputs, &hold);
+  snprintf(opts, sizeof opts, "memaudit audit %s\nk %lld threshold %.9g seed %llu baseline-sample %lld drop-invalid %d\n",
+           MEMAUDIT_VERSION, (long long)c->k, c->threshold, (unsigned long long)c->common.seed,
+           (long long)c->baseline_sample, c->common.drop_invalid);
+  if (st == MA_OK) {
+    size_t need = strlen(train) + strlen(gen) + strlen(hold) + strlen(opts) + 32;
+    if ((*text = malloc(need))) snprintf(*text, need, "train\n%sgenerated\n%sholdout\n%s%s", train, gen, hold, opts);
+    else st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  }
+  free(train);
+  free(gen);
+  free(hold);
+  return st;
+}
+
 ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
 {
   ma_status st = MA_OK;
@@ -473,6 +526,7 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
   unsigned char *flag = NULL;
   csv_flagged *flagged = NULL;
   h5out *out = NULL;
+  ckpt *ck = NULL;
   json_t *sum = NULL;
   char *cmdline = NULL;
   int rank, nranks, csv_written = 0;
@@ -495,6 +549,14 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
   if (c.hold.ninputs) {
     MA_TRY(h5in_open(comm, c.hold.inputs, c.hold.ninputs, &hin));
     MA_TRY(check_dim(ji.in, hin, "holdout"));
+  }
+  if (c.common.workdir) {
+    char *config = NULL;
+    st = config_text(&c, &config);
+    if (st == MA_OK) st = ckpt_open(comm, c.common.workdir, config, &ck);
+    free(config);
+    MA_TRY(mpi_agree(comm, st));
+    sig_install();
   }
   audit_need_ctx need = {&c, gin, hin, nranks};
   MA_TRY(job_input_load(comm, &c.common, "audit", audit_need, &need, &ji));
@@ -534,7 +596,7 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
 
   log_phase_begin("search");
   double t0 = log_now();
-  MA_TRY(search_set(comm, &tr, &c, (int)k, &gen));
+  MA_TRY(search_set(comm, &tr, &c, (int)k, ck, "search", &gen));
   double search_s = log_now() - t0, gflops = 2.0 * (double)gen.n * (double)ji.n * (double)d / search_s / 1e9;
   log_info("searched %lld x %lld in %.1f s: %.1f GFLOP/s over %d ranks", (long long)gen.n, (long long)ji.n, search_s,
            gflops, nranks);
@@ -543,10 +605,10 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
   for (int64_t i = 0; i < m; i++) flag[i] = gen.nearest[i] >= (float)c.threshold;
   if (hin) {
     log_phase_begin("holdout");
-    MA_TRY(search_set(comm, &tr, &c, 1, &hold));
+    MA_TRY(search_set(comm, &tr, &c, 1, ck, "holdout", &hold));
   } else if (c.baseline_sample > 0 && ji.n > 1) {
     log_phase_begin("baseline");
-    MA_TRY(baseline(comm, &tr, &ji, &c, &base));
+    MA_TRY(baseline(comm, &tr, &ji, &c, ck, &base));
   }
 
   log_phase_begin("statistics");
@@ -599,6 +661,7 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
 done:
   if (csv_written && rank == 0) unlink(c.csv);
   h5out_abort(&out);
+  ckpt_free(&ck);
   json_decref(sum);
   free(cmdline);
   free(flagged);

@@ -13,6 +13,7 @@
 #include "kernels/ip_handlers.h"
 #include "kernels/kmeans.h"
 #include "kernels/rng.h"
+#include "io/ckpt.h"
 #include "mpi/comm.h"
 
 /* Every search here has the same y on every rank (centroids, candidates): with x padded to whole tiles
@@ -421,5 +422,49 @@ ma_status km_write(h5out *o, int r, const km_result *res, int64_t k, int64_t d, 
   MA_CALL(h5out_attr_f64(o, group, "train_objective", res->train_objective));
   MA_CALL(h5out_attr_i64(o, group, "iterations", res->iterations));
   MA_CALL(h5out_attr_i64(o, group, "sample", res->sample));
+  return MA_OK;
+}
+
+static void name_of(char *buf, size_t len, const char *what, int r) { snprintf(buf, len, "%s-%d", what, r); }
+
+ma_status km_save(const ckpt *c, int r, const km_result *res, int64_t k, int64_t d, int64_t n,
+                                int64_t offset, int64_t local)
+{
+  char name[64];
+  h5out *o = NULL;
+  name_of(name, sizeof name, "clustering", r);
+  MA_CALL(ckpt_create(c, name, &o));
+  ma_status st = km_write(o, r, res, k, d, n, offset, local);
+  if (st != MA_OK) {
+    h5out_abort(&o);
+    return st;
+  }
+  return h5out_commit(&o);
+}
+
+ma_status km_load(const ckpt *c, int r, int64_t k, int64_t d, int64_t offset, int64_t local,
+                                km_result *res)
+{
+  char name[64], group[64], dset[96];
+  double v;
+  memset(res, 0, sizeof *res);
+  name_of(name, sizeof name, "clustering", r);
+  snprintf(group, sizeof group, "/clusterings/%d", r);
+  res->centroids = malloc((size_t)(k * d) * sizeof *res->centroids);
+  res->assignment = malloc((size_t)(local + 1) * sizeof *res->assignment);
+  res->sizes = malloc((size_t)k * sizeof *res->sizes);
+  MA_CALL(mpi_agree(c->comm, res->centroids && res->assignment && res->sizes ? MA_OK : ma_fail(MA_ERR_RUNTIME, "out of memory")));
+  snprintf(dset, sizeof dset, "%s/centroids", group);
+  MA_CALL(ckpt_read(c, name, dset, H5T_NATIVE_FLOAT, 0, k, d, res->centroids));
+  snprintf(dset, sizeof dset, "%s/assignment", group);
+  MA_CALL(ckpt_read(c, name, dset, H5T_NATIVE_INT32, offset, local, 0, res->assignment));
+  snprintf(dset, sizeof dset, "%s/sizes", group);
+  MA_CALL(ckpt_read(c, name, dset, H5T_NATIVE_INT64, 0, k, 0, res->sizes));
+  MA_CALL(ckpt_attr(c, name, group, "objective", &res->objective));
+  MA_CALL(ckpt_attr(c, name, group, "train_objective", &res->train_objective));
+  MA_CALL(ckpt_attr(c, name, group, "iterations", &v));
+  res->iterations = (int)v;
+  MA_CALL(ckpt_attr(c, name, group, "sample", &v));
+  res->sample = (int64_t)v;
   return MA_OK;
 }

@@ -42,6 +42,14 @@ int64_t km_memory(int64_t rows, int64_t row_bytes, int64_t k, int64_t d, int64_t
 
 void km_result_free(km_result *r);
 
+#include "io/ckpt.h"
+
+/* Saves clustering r in the work directory (as km_write lays it out) / reads it back, this rank's
+ * assignments at offset. Collective on the checkpoint's comm. */
+ma_status km_save(const ckpt *c, int r, const km_result *res, int64_t k, int64_t d, int64_t n, int64_t offset,
+                  int64_t local);
+ma_status km_load(const ckpt *c, int r, int64_t k, int64_t d, int64_t offset, int64_t local, km_result *res);
+
 #endif
 
 #include "io/h5out.h"

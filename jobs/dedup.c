@@ -9,11 +9,14 @@
 #include <jansson.h>
 
 #include "core/log.h"
+#include "core/signal.h"
+#include "io/ckpt.h"
 #include "io/h5out.h"
 #include "io/summary.h"
 #include "io/textout.h"
 #include "jobs/clustering.h"
 #include "jobs/commands.h"
+#include "jobs/dedup_ckpt.h"
 #include "jobs/dedup_search.h"
 #include "jobs/input.h"
 #include "jobs/options.h"
@@ -126,6 +129,28 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
     c->reclusterings = 1;
   }
   c->km.seed = c->common.seed;
+  return MA_OK;
+}
+
+/* Everything that changes a result, for the --workdir check: the inputs (sizes, modification times)
+ * and the options (not the rank count or the memory budget, which do not). */
+static ma_status config_text(const dedup_cfg *c, char **text)
+{
+  char *inputs = NULL, opts[1024];
+  MA_CALL(ckpt_describe_inputs(c->common.inputs, c->common.ninputs, &inputs));
+  int len = snprintf(opts, sizeof opts, "memaudit dedup %s\nclusters %lld reclusterings %d iters %d sample-per-cluster %lld "
+                     "seed %llu exact %d drop-invalid %d recall-sample %lld\nthresholds", MEMAUDIT_VERSION,
+                     (long long)c->km.k, c->reclusterings, c->km.iters, (long long)c->km.per_cluster,
+                     (unsigned long long)c->common.seed, c->exact, c->common.drop_invalid, (long long)c->recall_sample);
+  for (int i = 0; i < c->nthr && len < (int)sizeof opts - 32; i++) len += snprintf(opts + len, sizeof opts - (size_t)len, " %.9g", c->thresholds[i]);
+  size_t need = strlen(inputs) + strlen(opts) + 2;
+  *text = malloc(need);
+  if (!*text) {
+    free(inputs);
+    return ma_fail(MA_ERR_RUNTIME, "out of memory");
+  }
+  snprintf(*text, need, "%s%s\n", inputs, opts);
+  free(inputs);
   return MA_OK;
 }
 
@@ -266,18 +291,6 @@ static hid_t pair_type(int file)
   return t;
 }
 
-static hid_t recall_type(int file)
-{
-  hid_t t = H5Tcreate(H5T_COMPOUND, file ? 36 : sizeof(recall_row));
-  if (t < 0) return t;
-  H5Tinsert(t, "clusterings", file ? 0 : offsetof(recall_row, clusterings), file ? H5T_STD_I32LE : H5T_NATIVE_INT32);
-  H5Tinsert(t, "recall", file ? 4 : offsetof(recall_row, recall), file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "ci_low", file ? 12 : offsetof(recall_row, ci_low), file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "ci_high", file ? 20 : offsetof(recall_row, ci_high), file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "true_pairs", file ? 28 : offsetof(recall_row, true_pairs), file ? H5T_STD_I64LE : H5T_NATIVE_INT64);
-  return t;
-}
-
 static ma_status write_compound(h5out *o, const char *name, hid_t (*type)(int), int64_t total, int64_t at,
                                 int64_t count, const void *buf)
 {
@@ -346,6 +359,7 @@ typedef struct dedup_state {
   recall_row *recall;
   km_result res;
   h5out *out;
+  ckpt *ck; /* NULL without --workdir */
   json_t *sum;
   char *cmdline;
 } dedup_state;
@@ -353,6 +367,7 @@ typedef struct dedup_state {
 static void dedup_state_free(dedup_state *s)
 {
   h5out_abort(&s->out);
+  ckpt_free(&s->ck);
   json_decref(s->sum);
   free(s->cmdline);
   free(s->offsets);
@@ -366,26 +381,83 @@ static void dedup_state_free(dedup_state *s)
   job_input_free(&s->ji);
 }
 
-/* Clusterings, searches and the union of their pairs; each clustering is written as it is done. */
+static json_t *phase_json(const dedup_phase_stats *p, double objective)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "pairs_found", json_integer((json_int_t)p->pairs_found));
+  json_object_set_new(o, "pairs_union", json_integer((json_int_t)p->pairs_union));
+  json_object_set_new(o, "objective", json_real(isnan(objective) ? 0 : objective));
+  json_object_set_new(o, "search_flops", json_real(p->search_flops));
+  json_object_set_new(o, "kmeans_flops", json_real(p->kmeans_flops));
+  json_object_set_new(o, "work_max_over_mean", json_real(p->work_ratio));
+  json_object_set_new(o, "rounds", json_integer((json_int_t)p->rounds));
+  json_object_set_new(o, "bytes_moved", json_integer((json_int_t)p->bytes_moved));
+  return o;
+}
+
+/* Clustering r: loaded from the work directory when saved there, else computed (and saved). */
+static ma_status clustering(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, int r, const ma_rows *rows)
+{
+  const job_input *ji = &s->ji;
+  int saved;
+  km_result_free(&s->res);
+  char name[32];
+  snprintf(name, sizeof name, "clustering-%d", r);
+  MA_CALL(ckpt_has(s->ck, name, &saved));
+  if (saved) {
+    log_info("clustering %d: loaded from %s", r, c->common.workdir);
+    return km_load(s->ck, r, c->km.k, rows->ld, ji->offset, rows->rows, &s->res);
+  }
+  if (c->exact) MA_CALL(one_cluster(comm, rows, ji->n, rows->ld, &s->res));
+  else {
+    km_config kc = c->km;
+    kc.clustering = r;
+    MA_CALL(km_cluster(comm, rows, ji->rows.ids, ji->n, rows->ld, &kc, &s->res));
+  }
+  if (s->ck) MA_CALL(km_save(s->ck, r, &s->res, c->km.k, rows->ld, ji->n, ji->offset, rows->rows));
+  return mpi_safe_point(comm, c->common.workdir);
+}
+
+/* The last clustering whose union of pairs is saved (-1: none). */
+static ma_status last_saved_pairs(const dedup_state *s, int R, int *last)
+{
+  *last = -1;
+  for (int r = 0; r < R; r++) {
+    char name[32];
+    int saved;
+    snprintf(name, sizeof name, "pairs-%d", r);
+    MA_CALL(ckpt_has(s->ck, name, &saved));
+    if (!saved) break;
+    *last = r;
+  }
+  return MA_OK;
+}
+
+/* Clusterings, searches and the union of their pairs; each clustering is written as it is done, and
+ * with --workdir each finished phase is saved, so a rerun resumes after the last one. */
 static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, int64_t round_rows, json_t *phases)
 {
   const job_input *ji = &s->ji;
   int64_t d = ji->in->dim, local = ji->rows.count;
   ma_rows rows = {ji->rows.data, ji->rows.type, local, d};
+  int last;
+  MA_CALL(last_saved_pairs(s, c->reclusterings, &last));
   for (int r = 0; r < c->reclusterings; r++) {
     char phase[32];
+    dedup_phase_stats ps;
     snprintf(phase, sizeof phase, c->exact ? "exact" : "kmeans %d", r);
     log_phase_begin(phase);
-    km_result_free(&s->res);
-    if (c->exact) MA_CALL(one_cluster(comm, &rows, ji->n, d, &s->res));
-    else {
-      km_config kc = c->km;
-      kc.clustering = r;
-      MA_CALL(km_cluster(comm, &rows, ji->rows.ids, ji->n, d, &kc, &s->res));
-    }
+    MA_CALL(clustering(comm, c, s, r, &rows));
     MA_CALL(km_write(s->out, r, &s->res, c->km.k, d, ji->n, ji->offset, local));
     snprintf(phase, sizeof phase, "search %d", r);
     log_phase_begin(phase);
+    if (r <= last) {
+      if (r == last) MA_CALL(dckpt_load_pairs(s->ck, r, &s->ps));
+      MA_CALL(dckpt_load_stats(s->ck, r, &ps));
+      log_info("clustering %d: its pairs loaded from %s", r, c->common.workdir);
+      json_array_append_new(phases, phase_json(&ps, s->res.objective));
+      continue;
+    }
     pairbuf found = {0};
     dedup_search_stats ss;
     ma_status st = dedup_search(comm, &rows, ji->rows.ids, s->pos, s->res.assignment, s->res.sizes, c->km.k, round_rows,
@@ -400,17 +472,13 @@ static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
     MA_CALL(mpi_sum_i64(comm, s->ps.n, &total));
     log_info("clustering %d: %lld pairs >= %.4f found, %lld distinct over clusterings 0..%d; moved %.1f MiB",
              r, (long long)new_pairs, c->lowest, (long long)total, r, (double)ss.bytes_moved / (1 << 20));
-    json_t *o = json_object();
-    json_object_set_new(o, "pairs_found", json_integer(new_pairs));
-    json_object_set_new(o, "pairs_union", json_integer(total));
-    json_object_set_new(o, "objective", json_real(isnan(s->res.objective) ? 0 : s->res.objective));
-    json_object_set_new(o, "search_flops", json_real(ss.flops));
-    json_object_set_new(o, "kmeans_flops", json_real(2.0 * (double)s->res.sample * (double)c->km.k * (double)d * s->res.iterations +
-                                                     2.0 * (double)ji->n * (double)c->km.k * (double)d));
-    json_object_set_new(o, "work_max_over_mean", json_real(ss.work_mean > 0 ? ss.work_max / ss.work_mean : 1));
-    json_object_set_new(o, "rounds", json_integer(ss.rounds));
-    json_object_set_new(o, "bytes_moved", json_integer(ss.bytes_moved));
-    json_array_append_new(phases, o);
+    ps = (dedup_phase_stats){(double)new_pairs, (double)total, ss.flops,
+                             2.0 * (double)s->res.sample * (double)c->km.k * (double)d * s->res.iterations +
+                                 2.0 * (double)ji->n * (double)c->km.k * (double)d,
+                             ss.work_mean > 0 ? ss.work_max / ss.work_mean : 1, ss.rounds, (double)ss.bytes_moved};
+    json_array_append_new(phases, phase_json(&ps, s->res.objective));
+    if (s->ck) MA_CALL(dckpt_save_pairs(s->ck, r, &s->ps, &ps));
+    MA_CALL(mpi_safe_point(comm, c->common.workdir));
   }
   return MA_OK;
 }
@@ -463,6 +531,14 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
     goto done;
   }
   MA_TRY(job_input_open(comm, &c.common, &s.ji));
+  if (c.common.workdir) {
+    char *config = NULL;
+    st = config_text(&c, &config);
+    if (st == MA_OK) st = ckpt_open(comm, c.common.workdir, config, &s.ck);
+    free(config);
+    MA_TRY(mpi_agree(comm, st));
+    sig_install();
+  }
   if (c.km.k > s.ji.in->n)
     MA_TRY(ma_fail(MA_ERR_DATA, "%lld rows are fewer than the %lld clusters asked for", (long long)s.ji.in->n,
                    (long long)c.km.k));
@@ -498,14 +574,21 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
     ma_rows rows = {s.ji.rows.data, s.ji.rows.type, local, d};
     if (!(s.recall = calloc((size_t)c.reclusterings, sizeof *s.recall))) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
     MA_TRY(mpi_agree(comm, st));
-    MA_TRY(recall_estimate(comm, &rows, s.ji.rows.ids, &s.ps, c.recall_sample, c.common.seed, (float)c.thresholds[0],
-                           c.reclusterings, s.recall, &sampled));
+    int saved;
+    MA_TRY(ckpt_has(s.ck, "recall", &saved));
+    if (saved) MA_TRY(dckpt_load_recall(s.ck, s.recall, c.reclusterings, &sampled));
+    else {
+      MA_TRY(recall_estimate(comm, &rows, s.ji.rows.ids, &s.ps, c.recall_sample, c.common.seed, (float)c.thresholds[0],
+                             c.reclusterings, s.recall, &sampled));
+      if (s.ck) MA_TRY(dckpt_save_recall(s.ck, s.recall, c.reclusterings, sampled));
+      MA_TRY(mpi_safe_point(comm, c.common.workdir));
+    }
     log_info("recall at %.4f from %lld sampled items (%lld true pairs involve them):", c.thresholds[0],
              (long long)sampled, (long long)s.recall[0].true_pairs);
     for (int r = 0; r < c.reclusterings; r++)
       log_info("  after %d clustering%s: %.4f  (95%% CI %.4f-%.4f)", r + 1, r ? "s" : " ", s.recall[r].recall,
                s.recall[r].ci_low, s.recall[r].ci_high);
-    MA_TRY(write_compound(s.out, "/recall", recall_type, c.reclusterings, 0, rank == 0 ? c.reclusterings : 0, s.recall));
+    MA_TRY(write_compound(s.out, "/recall", dckpt_recall_type, c.reclusterings, 0, rank == 0 ? c.reclusterings : 0, s.recall));
     MA_TRY(h5out_attr_i64(s.out, "/recall", "sample", sampled));
   }
 

@@ -6,6 +6,8 @@
 #include <jansson.h>
 
 #include "core/log.h"
+#include "core/signal.h"
+#include "io/ckpt.h"
 #include "io/h5out.h"
 #include "io/summary.h"
 #include "jobs/clustering.h"
@@ -78,6 +80,7 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
   job_input ji = {0};
   km_result res = {0};
   h5out *out = NULL;
+  ckpt *ck = NULL;
   json_t *sum = NULL, *objs = NULL;
   char *cmdline = NULL;
   int rank;
@@ -93,6 +96,20 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
   if (c.km.k > ji.in->n)
     MA_TRY(ma_fail(MA_ERR_DATA, "%lld rows are fewer than the %lld clusters asked for", (long long)ji.in->n,
                    (long long)c.km.k));
+  if (c.common.workdir) {
+    char *inputs = NULL, *config = NULL;
+    st = ckpt_describe_inputs(c.common.inputs, c.common.ninputs, &inputs);
+    if (st == MA_OK && (config = malloc(strlen(inputs) + 256)))
+      sprintf(config, "%smemaudit kmeans %s\nclusters %lld iters %d sample-per-cluster %lld seed %llu drop-invalid %d\n",
+              inputs, MEMAUDIT_VERSION, (long long)c.km.k, c.km.iters, (long long)c.km.per_cluster,
+              (unsigned long long)c.km.seed, c.common.drop_invalid);
+    else if (st == MA_OK) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+    if (st == MA_OK) st = ckpt_open(comm, c.common.workdir, config, &ck);
+    free(inputs);
+    free(config);
+    MA_TRY(mpi_agree(comm, st));
+    sig_install();
+  }
   MA_TRY(job_input_load(comm, &c.common, "kmeans", kmeans_need, &c, &ji));
   if (c.km.k > ji.n)
     MA_TRY(ma_fail(MA_ERR_DATA, "%lld valid rows are fewer than the %lld clusters asked for", (long long)ji.n,
@@ -109,7 +126,18 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
     log_phase_begin(phase);
     km_config kc = c.km;
     kc.clustering = r;
-    MA_TRY(km_cluster(comm, &rows, ji.rows.ids, ji.n, d, &kc, &res));
+    int saved;
+    char name[32];
+    snprintf(name, sizeof name, "clustering-%d", r);
+    MA_TRY(ckpt_has(ck, name, &saved));
+    if (saved) {
+      MA_TRY(km_load(ck, r, c.km.k, d, ji.offset, local, &res));
+      log_info("clustering %d: loaded from %s", r, c.common.workdir);
+    } else {
+      MA_TRY(km_cluster(comm, &rows, ji.rows.ids, ji.n, d, &kc, &res));
+      if (ck) MA_TRY(km_save(ck, r, &res, c.km.k, d, ji.n, ji.offset, local));
+      MA_TRY(mpi_safe_point(comm, c.common.workdir));
+    }
     log_info("clustering %d: objective %.6f over all %lld items after %d iterations (Lloyd %.1f GFLOP/s, "
              "assignment %.1f GFLOP/s)", r, res.objective, (long long)ji.n, res.iterations, res.gflops_lloyd,
              res.gflops_assign);
@@ -147,6 +175,7 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
   log_info("wrote %s", c.common.output);
 done:
   h5out_abort(&out);
+  ckpt_free(&ck);
   json_decref(sum);
   json_decref(objs);
   free(cmdline);

@@ -1,6 +1,8 @@
 /* Checked MPI calls, error agreement and the row split. */
 #include "mpi/comm.h"
 
+#include "core/signal.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,4 +130,13 @@ done:
   free(counts);
   free(displs);
   return st;
+}
+
+ma_status mpi_safe_point(MPI_Comm comm, const char *workdir)
+{
+  int mine = sig_which(), any = 0;
+  MA_MPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm));
+  if (!any) return MA_OK;
+  return ma_fail(MA_ERR_INTERRUPTED, "interrupted by signal %d after saving a checkpoint in %s: rerun with the same "
+                 "--workdir to resume", any, workdir ? workdir : "(no --workdir)");
 }

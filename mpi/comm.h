@@ -42,6 +42,11 @@ int shard_owner(int64_t n, int nranks, int64_t row);
 /* How many ranks of comm share this node. Collective on comm. */
 ma_status mpi_local_ranks(MPI_Comm comm, int *count);
 
+/* A safe point: when any rank has seen SIGUSR1 or SIGTERM (core/signal.h), every rank returns
+ * MA_ERR_INTERRUPTED with a message naming how to resume from `workdir`. Call it right after a
+ * checkpoint. Collective on comm. */
+ma_status mpi_safe_point(MPI_Comm comm, const char *workdir);
+
 /* Fails with MA_ERR_RUNTIME when v does not fit an int (for MPI counts). Not collective. */
 ma_status mpi_check_int(int64_t v, const char *what);
 
