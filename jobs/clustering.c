@@ -468,3 +468,22 @@ ma_status km_load(const ckpt *c, int r, int64_t k, int64_t d, int64_t offset, in
   res->sample = (int64_t)v;
   return MA_OK;
 }
+
+ma_status km_option(km_config *km, int *reclusterings, int max_reclusterings, int opt, const char *arg, int *handled)
+{
+  int64_t v;
+  *handled = 1;
+  switch (opt) {
+  case OPT_KM_CLUSTERS: return opts_int64(arg, "--clusters", 1, INT32_MAX, &km->k);
+  case OPT_KM_PER_CLUSTER: return opts_int64(arg, "--sample-per-cluster", 1, INT32_MAX, &km->per_cluster);
+  case OPT_KM_ITERS:
+    MA_CALL(opts_int64(arg, "--iters", 1, 100000, &v));
+    km->iters = (int)v;
+    return MA_OK;
+  case OPT_KM_RECLUSTER:
+    MA_CALL(opts_int64(arg, "--reclusterings", 1, max_reclusterings, &v));
+    *reclusterings = (int)v;
+    return MA_OK;
+  default: *handled = 0; return MA_OK;
+  }
+}

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "jobs/options.h"
 #include "kernels/ip_tile.h"
 
 typedef struct km_config {
@@ -30,6 +31,17 @@ typedef struct km_result {
   double seconds_lloyd, gflops_lloyd;   /* Lloyd iterations: wall time, 2*sample*k*d per iteration / time */
   double seconds_assign, gflops_assign; /* the assignment of all items */
 } km_result;
+
+/* The clustering options that kmeans and dedup share; each command numbers its own options from
+ * OPT_KM_NEXT. */
+enum { OPT_KM_CLUSTERS = OPT_COMMAND, OPT_KM_ITERS, OPT_KM_PER_CLUSTER, OPT_KM_RECLUSTER, OPT_KM_NEXT };
+#define KM_LONG_OPTIONS                                                                                        \
+  {"clusters", required_argument, 0, OPT_KM_CLUSTERS}, {"iters", required_argument, 0, OPT_KM_ITERS},        \
+      {"sample-per-cluster", required_argument, 0, OPT_KM_PER_CLUSTER},                                        \
+      {"reclusterings", required_argument, 0, OPT_KM_RECLUSTER}
+
+/* Handles opt when it is one of KM_LONG_OPTIONS (*handled = 1). Not collective. */
+ma_status km_option(km_config *km, int *reclusterings, int max_reclusterings, int opt, const char *arg, int *handled);
 
 /* Clusters the rows (local: this rank's rows; ids: their global ids; n: rows over all ranks).
  * The result is bit-identical whatever the number of ranks. Collective on comm. */

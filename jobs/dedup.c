@@ -46,7 +46,7 @@ static const char dedup_help[] =
     "  --keep-list PATH          also write the kept ids, one a line\n" MA_COMMON_HELP;
 
 enum {
-  OPT_CLUSTERS = OPT_COMMAND, OPT_RECLUSTER, OPT_THRESHOLD, OPT_ITERS, OPT_PER_CLUSTER, OPT_KEEP, OPT_PRIORITY,
+  OPT_THRESHOLD = OPT_KM_NEXT, OPT_KEEP, OPT_PRIORITY,
   OPT_RECALL, OPT_EXACT, OPT_KEEP_LIST
 };
 
@@ -67,18 +67,14 @@ typedef struct dedup_cfg {
 static ma_status parse(int argc, char **argv, dedup_cfg *c)
 {
   static const struct option longopts[] = {MA_COMMON_LONG,
-                                            {"clusters", required_argument, 0, OPT_CLUSTERS},
-                                            {"reclusterings", required_argument, 0, OPT_RECLUSTER},
+                                            KM_LONG_OPTIONS,
                                             {"threshold", required_argument, 0, OPT_THRESHOLD},
-                                            {"iters", required_argument, 0, OPT_ITERS},
-                                            {"sample-per-cluster", required_argument, 0, OPT_PER_CLUSTER},
                                             {"keep", required_argument, 0, OPT_KEEP},
                                             {"priority", required_argument, 0, OPT_PRIORITY},
                                             {"recall-sample", required_argument, 0, OPT_RECALL},
                                             {"exact", no_argument, 0, OPT_EXACT},
                                             {"keep-list", required_argument, 0, OPT_KEEP_LIST},
                                             {0, 0, 0, 0}};
-  int64_t v;
   int opt, handled;
   opts_init(&c->common);
   c->km = (km_config){.k = 1024, .iters = 20, .per_cluster = 256, .init_rounds = 5};
@@ -87,12 +83,10 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
   opts_reset();
   while ((opt = getopt_long(argc, argv, MA_COMMON_SHORT, longopts, NULL)) != -1) {
     MA_CALL(opts_common(&c->common, opt, optarg, &handled));
+    /* /pairs records the clustering as int16 */
+    if (!handled) MA_CALL(km_option(&c->km, &c->reclusterings, INT16_MAX, opt, optarg, &handled));
     if (handled) continue;
     switch (opt) {
-    case OPT_CLUSTERS: MA_CALL(opts_int64(optarg, "--clusters", 1, INT32_MAX, &c->km.k)); break;
-    case OPT_RECLUSTER: MA_CALL(opts_int64(optarg, "--reclusterings", 1, INT16_MAX, &v)); c->reclusterings = (int)v; break;
-    case OPT_ITERS: MA_CALL(opts_int64(optarg, "--iters", 1, 100000, &v)); c->km.iters = (int)v; break;
-    case OPT_PER_CLUSTER: MA_CALL(opts_int64(optarg, "--sample-per-cluster", 1, INT32_MAX, &c->km.per_cluster)); break;
     case OPT_RECALL: MA_CALL(opts_int64(optarg, "--recall-sample", 0, INT32_MAX, &c->recall_sample)); break;
     case OPT_EXACT: c->exact = 1; break;
     case OPT_KEEP_LIST: c->keep_list = optarg; break;

@@ -26,8 +26,6 @@ static const char kmeans_help[] =
     "  --sample-per-cluster P   train on about P*K items (default 256; all items when P*K >= N)\n"
     "  --reclusterings R        independent clusterings on different samples (default 1)\n" MA_COMMON_HELP;
 
-enum { OPT_CLUSTERS = OPT_COMMAND, OPT_ITERS, OPT_PER_CLUSTER, OPT_RECLUSTER };
-
 typedef struct kmeans_cfg {
   ma_opts common;
   km_config km;
@@ -36,13 +34,7 @@ typedef struct kmeans_cfg {
 
 static ma_status parse(int argc, char **argv, kmeans_cfg *c)
 {
-  static const struct option longopts[] = {MA_COMMON_LONG,
-                                            {"clusters", required_argument, 0, OPT_CLUSTERS},
-                                            {"iters", required_argument, 0, OPT_ITERS},
-                                            {"sample-per-cluster", required_argument, 0, OPT_PER_CLUSTER},
-                                            {"reclusterings", required_argument, 0, OPT_RECLUSTER},
-                                            {0, 0, 0, 0}};
-  int64_t v;
+  static const struct option longopts[] = {MA_COMMON_LONG, KM_LONG_OPTIONS, {0, 0, 0, 0}};
   int opt, handled;
   opts_init(&c->common);
   c->km = (km_config){.k = 1024, .iters = 20, .per_cluster = 256, .init_rounds = 5};
@@ -50,14 +42,8 @@ static ma_status parse(int argc, char **argv, kmeans_cfg *c)
   opts_reset();
   while ((opt = getopt_long(argc, argv, MA_COMMON_SHORT, longopts, NULL)) != -1) {
     MA_CALL(opts_common(&c->common, opt, optarg, &handled));
-    if (handled) continue;
-    switch (opt) {
-    case OPT_CLUSTERS: MA_CALL(opts_int64(optarg, "--clusters", 1, INT32_MAX, &c->km.k)); break;
-    case OPT_ITERS: MA_CALL(opts_int64(optarg, "--iters", 1, 100000, &v)); c->km.iters = (int)v; break;
-    case OPT_PER_CLUSTER: MA_CALL(opts_int64(optarg, "--sample-per-cluster", 1, INT32_MAX, &c->km.per_cluster)); break;
-    case OPT_RECLUSTER: MA_CALL(opts_int64(optarg, "--reclusterings", 1, 1000, &v)); c->reclusterings = (int)v; break;
-    default: return opts_unknown("kmeans", argc, argv);
-    }
+    if (!handled) MA_CALL(km_option(&c->km, &c->reclusterings, 1000, opt, optarg, &handled));
+    if (!handled) return opts_unknown("kmeans", argc, argv);
   }
   if (c->common.help) return MA_OK;
   for (; optind < argc; optind++) MA_CALL(opts_add_input(&c->common, argv[optind]));
