@@ -157,14 +157,16 @@ static int64_t dedup_need(const h5in *in, int64_t rows, const void *ctx)
   return km + rows * (8 + 4 + 1 + 8) + rows * 4 * (int64_t)sizeof(dd_pair) + ((int64_t)160 << 20);
 }
 
-/* Rows one round of the search may move to a rank: what the budget leaves, each row held twice
- * (received and sorted) with its id, position and block. */
+/* Rows one round of the search may move to a rank: what the budget leaves (each row is in the send and
+ * the receive buffer, with its id, position and block), and at most a quarter of the rank's share, so
+ * that the exchange keeps the peak memory near the data's own size even under a generous budget. */
 static ma_status round_rows_for(const dedup_cfg *c, const job_input *ji, int64_t *rows)
 {
   int64_t most = ji->rows.count, dim = ji->in->dim, esize = ji->in->type == MA_F16 ? 2 : 4;
   int64_t used = most * h5in_row_bytes(ji->in) + dedup_need(ji->in, most, c);
-  int64_t per_row = 2 * (24 + dim * esize) + 24;
+  int64_t per_row = 2 * (24 + dim * esize) + 24, quarter = most / 4 > 8192 ? most / 4 : 8192;
   *rows = (ji->budget - used) / per_row;
+  if (*rows > quarter) *rows = quarter;
   if (*rows < 2048)
     return ma_fail(MA_ERR_DATA, "the memory budget leaves room for %lld rows per search round; at least 2048 are needed: "
                    "use more ranks or a larger --mem-per-rank", (long long)(*rows > 0 ? *rows : 0));

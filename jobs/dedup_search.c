@@ -22,8 +22,8 @@ static ma_status run_tasks(const search_plan *p, const members *m, int rank, int
     int64_t gi = p->block_start[x->cluster] + x->bi, gj = p->block_start[x->cluster] + x->bj, li, hi, lj, hj;
     members_block(m, gi, &li, &hi);
     members_block(m, gj, &lj, &hj);
-    ma_rows xi = {(const char *)m->vec + (size_t)(li * m->dim) * esize, m->type, hi - li, m->dim};
-    ma_rows xj = {(const char *)m->vec + (size_t)(lj * m->dim) * esize, m->type, hj - lj, m->dim};
+    ma_rows xi = {(const char *)m->vec + (size_t)(li * m->ld) * esize, m->type, hi - li, m->ld};
+    ma_rows xj = {(const char *)m->vec + (size_t)(lj * m->ld) * esize, m->type, hj - lj, m->ld};
     /* GEMM finds the candidates; the exact inner product decides and is what is reported. */
     ip_range_ctx rc;
     ip_range_init(&rc, threshold - ip_ref_band(m->dim), gi == gj);

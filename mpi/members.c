@@ -64,39 +64,57 @@ static int by_block_id(const void *pa, const void *pb)
   return (a->id > b->id) - (a->id < b->id);
 }
 
-static ma_status unpack(const char *recv, int64_t n, int64_t dim, ma_dtype type, members *m)
+/* Sorts the received records by (block, id) in place, following the permutation's cycles with one
+ * spare record, and indexes them: the search reads the vectors where they lie. */
+static ma_status unpack(char *recv, int64_t n, int64_t dim, ma_dtype type, members *m)
 {
   ma_status st = MA_OK;
-  size_t rb = record_bytes(dim, type), esize = type == MA_F16 ? 2 : 4;
+  size_t rb = record_bytes(dim, type);
   order_key *key = NULL;
+  char *spare = NULL;
+  m->buf = recv;
   m->n = n;
   m->dim = dim;
   m->type = type;
+  m->ld = (int64_t)(rb / (type == MA_F16 ? 2 : 4));
   MA_ALLOC(key, n + 1);
   MA_ALLOC(m->ids, n + 1);
   MA_ALLOC(m->pos, n + 1);
   MA_ALLOC(m->block, n + 1);
-  if (!(m->vec = malloc((size_t)(n * dim) * esize + 1))) {
-    st = ma_fail(MA_ERR_RUNTIME, "out of memory for %lld received rows", (long long)n);
-    goto done;
-  }
+  MA_ALLOC(spare, rb);
   for (int64_t i = 0; i < n; i++) {
     member_head h;
     memcpy(&h, recv + (size_t)i * rb, sizeof h);
     key[i] = (order_key){h.block, h.id, i};
   }
   qsort(key, (size_t)n, sizeof *key, by_block_id);
+  /* Record key[k].index belongs at k: walk each cycle once. */
+  for (int64_t start = 0; start < n; start++) {
+    if (key[start].index < 0 || key[start].index == start) continue;
+    memcpy(spare, recv + (size_t)start * rb, rb);
+    int64_t k = start;
+    for (;;) {
+      int64_t from = key[k].index;
+      key[k].index = -1;
+      if (from == start) {
+        memcpy(recv + (size_t)k * rb, spare, rb);
+        break;
+      }
+      memcpy(recv + (size_t)k * rb, recv + (size_t)from * rb, rb);
+      k = from;
+    }
+  }
   for (int64_t k = 0; k < n; k++) {
-    const char *rec = recv + (size_t)key[k].index * rb;
     member_head h;
-    memcpy(&h, rec, sizeof h);
+    memcpy(&h, recv + (size_t)k * rb, sizeof h);
     m->ids[k] = h.id;
     m->pos[k] = h.pos;
     m->block[k] = h.block;
-    memcpy((char *)m->vec + (size_t)(k * dim) * esize, rec + sizeof h, (size_t)dim * esize);
   }
+  m->vec = recv + sizeof(member_head);
 done:
   free(key);
+  free(spare);
   return st;
 }
 
@@ -123,7 +141,9 @@ ma_status members_exchange(MPI_Comm comm, const ma_rows *local, const int64_t *i
   MA_TRY(xchg_alltoallv(comm, send, counts, rb, (void **)&recv, rcounts, &nrecv));
   free(send);
   send = NULL;
-  MA_TRY(mpi_agree(comm, unpack(recv, nrecv, local->ld, local->type, out)));
+  st = unpack(recv, nrecv, local->ld, local->type, out);
+  recv = NULL; /* out owns it now */
+  MA_TRY(mpi_agree(comm, st));
 done:
   free(counts);
   free(rcounts);
@@ -153,7 +173,7 @@ void members_block(const members *m, int64_t b, int64_t *lo, int64_t *hi)
 
 void members_free(members *m)
 {
-  free(m->vec);
+  free(m->buf);
   free(m->ids);
   free(m->pos);
   free(m->block);

@@ -10,11 +10,13 @@
 #include "kernels/search_plan.h"
 #include "kernels/ip_tile.h"
 
-/* The rows a rank received for one round, sorted by (block, id). */
+/* The rows a rank received for one round, sorted by (block, id). The vectors stay in the records they
+ * arrived in (permuted in place, not copied): row i starts at vec + i * ld elements. */
 typedef struct members {
-  int64_t n, dim;
+  int64_t n, dim, ld;
   ma_dtype type;
-  void *vec;      /* [n][dim] */
+  void *vec;      /* row i at vec + i * ld elements; points into buf */
+  void *buf;      /* the received records */
   int64_t *ids;   /* [n] */
   int64_t *pos;   /* [n] output positions (rows in input order over all ranks) */
   int64_t *block; /* [n] global block index */
