@@ -12,5 +12,7 @@ ma_status cmd_inspect(MPI_Comm comm, int argc, char **argv);
 ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv);
 ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv);
 ma_status cmd_audit(MPI_Comm comm, int argc, char **argv);
+ma_status cmd_report(MPI_Comm comm, int argc, char **argv);
+ma_status cmd_embed(MPI_Comm comm, int argc, char **argv);
 
 #endif

@@ -21,8 +21,8 @@ static const command commands[] = {
     {"kmeans", cmd_kmeans, "distributed spherical k-means, one or several clusterings"},
     {"dedup", cmd_dedup, "the de-duplication job"},
     {"audit", cmd_audit, "check generated samples against the training set"},
-    {"embed", NULL, "perceptual embeddings of JPEG images"},
-    {"report", NULL, "HTML report from a dedup or audit result"},
+    {"embed", cmd_embed, "perceptual embeddings of JPEG images"},
+    {"report", cmd_report, "HTML report from a dedup or audit result"},
 };
 
 static void usage(FILE *f)

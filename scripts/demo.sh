@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo job on 2 ranks: a synthetic set with planted near-duplicates, written as 2 shards in
-# float16, inspected and validated, de-duplicated (with its recall table), then audited. Run through scripts/setup.sh demo, or after a build.
+# float16, inspected and validated, de-duplicated (with its recall table), then audited; then a few
+# thousand generated JPEGs are embedded, de-duplicated and rendered as an HTML report. Run through scripts/setup.sh demo, or after a build.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=$top/build/memaudit
@@ -39,5 +40,22 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 print(f"flagged: {s['flagged']} of {s['generated']} samples (listed in flagged.csv)")
 print(f"verdict: {s['verdict']}")
+EOF
+echo "== images: 4,800 generated JPEGs (160 scenes: clocks at 12 hours, shapes, gradients, text pages; 7 distorted copies each)"
+"$top/build/ma_gen_images" -o "$out/images" --scenes 160 --seed 7
+echo "== embed: perceptual descriptors of the images on 2 ranks"
+$mpiexec 2 "$bin" embed --images "@$out/images/images.list" -o "$out/images.h5" --summary "$out/embed.json" -q
+echo "== dedup of the images at cosine 0.9 (and 0.95)"
+$mpiexec 2 "$bin" dedup -i "$out/images.h5" --clusters 64 --threshold 0.9,0.95 -o "$out/images-dedup.h5" \
+  --summary "$out/images-dedup.json" --keep-list "$out/images-kept.txt" -q
+echo "== report: charts and contact sheets of the image dedup, and of the audit"
+$mpiexec 2 "$bin" report "$out/images-dedup.h5" --images "$out/images.h5" -o "$out/report-images" -q
+$mpiexec 2 "$bin" report "$out/audit.h5" -o "$out/report-audit" -q
+/usr/bin/python3 - "$out" <<'EOF'
+import json, sys
+out = sys.argv[1]
+e, s = json.load(open(f"{out}/embed.json")), json.load(open(f"{out}/images-dedup.json"))
+print(f"embedded {e['n']} images; dedup removed {s['removed']} of them ({100 * s['removed_fraction']:.1f}%) at cosine 0.9")
+print(f"reports: {out}/report-images/index.html and {out}/report-audit/index.html")
 EOF
 echo "== demo done: files in $out"
