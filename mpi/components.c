@@ -100,6 +100,7 @@ ma_status comp_build(MPI_Comm comm, const pairset *ps, float threshold, const in
   }
   MA_TRY(mpi_agree(comm, st));
   MA_TRY(outbox_send(comm, &o, (void **)&recv, &nrecv));
+  outbox_close(&o); /* before the edge arrays: the peak of this phase */
   g->ne = nrecv;
   g->u = malloc((size_t)(nrecv + 1) * sizeof *g->u);
   g->v_id = malloc((size_t)(nrecv + 1) * sizeof *g->v_id);
@@ -231,7 +232,9 @@ ma_status comp_gather(MPI_Comm comm, const comp_graph *g, const int64_t *ids, co
   }
   MA_TRY(mpi_agree(comm, st));
   MA_TRY(outbox_send(comm, &ov, (void **)verts, nv));
+  outbox_close(&ov);
   MA_TRY(outbox_send(comm, &oe, (void **)edges, ne));
+  outbox_close(&oe);
   qsort(*verts, (size_t)*nv, sizeof **verts, cmp_vertex);
   qsort(*edges, (size_t)*ne, sizeof **edges, cmp_edge);
 done:
