@@ -487,3 +487,10 @@ ma_status km_option(km_config *km, int *reclusterings, int max_reclusterings, in
   default: *handled = 0; return MA_OK;
   }
 }
+
+ma_status km_saved(const ckpt *c, int r, int *saved)
+{
+  char name[64];
+  name_of(name, sizeof name, "clustering", r);
+  return ckpt_has(c, name, saved);
+}

@@ -62,6 +62,9 @@ ma_status km_save(const ckpt *c, int r, const km_result *res, int64_t k, int64_t
                   int64_t local);
 ma_status km_load(const ckpt *c, int r, int64_t k, int64_t d, int64_t offset, int64_t local, km_result *res);
 
+/* Whether clustering r is saved in the work directory (false when c is NULL). Collective. */
+ma_status km_saved(const ckpt *c, int r, int *saved);
+
 #endif
 
 #include "io/h5out.h"

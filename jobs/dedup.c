@@ -397,9 +397,7 @@ static ma_status clustering(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
   const job_input *ji = &s->ji;
   int saved;
   km_result_free(&s->res);
-  char name[32];
-  snprintf(name, sizeof name, "clustering-%d", r);
-  MA_CALL(ckpt_has(s->ck, name, &saved));
+  MA_CALL(km_saved(s->ck, r, &saved));
   if (saved) {
     log_info("clustering %d: loaded from %s", r, c->common.workdir);
     return km_load(s->ck, r, c->km.k, rows->ld, ji->offset, rows->rows, &s->res);

@@ -113,9 +113,7 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
     km_config kc = c.km;
     kc.clustering = r;
     int saved;
-    char name[32];
-    snprintf(name, sizeof name, "clustering-%d", r);
-    MA_TRY(ckpt_has(ck, name, &saved));
+    MA_TRY(km_saved(ck, r, &saved));
     if (saved) {
       MA_TRY(km_load(ck, r, c.km.k, d, ji.offset, local, &res));
       log_info("clustering %d: loaded from %s", r, c.common.workdir);
