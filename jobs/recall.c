@@ -54,21 +54,19 @@ done:
   return st;
 }
 
-/* Every rank gets the sample's vectors (float32, in sample order). Collective. */
+/* Every rank gets the sample's vectors (float32, in sample order); sorted_ids are the sample's ids in
+ * ascending order. Collective. */
 static ma_status gather_vectors(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const drawn *smp, int64_t s,
-                                float **xs)
+                                const int64_t *sorted_ids, float **xs)
 {
   ma_status st = MA_OK;
   int64_t d = local->ld, nrec = 0, m = 0;
   size_t rec = sizeof(int64_t) + (size_t)d * sizeof(float);
   char *mine = NULL, *all = NULL;
-  int64_t *sorted_ids = malloc((size_t)(s + 1) * sizeof *sorted_ids);
   mine = malloc((size_t)(s + 1) * rec);
   *xs = malloc((size_t)(s * d + 1) * sizeof **xs);
-  if (!sorted_ids || !mine || !*xs) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (!mine || !*xs) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   if (st == MA_OK) {
-    for (int64_t k = 0; k < s; k++) sorted_ids[k] = smp[k].id;
-    qsort(sorted_ids, (size_t)s, sizeof *sorted_ids, cmp_i64);
     for (int64_t i = 0; i < local->rows; i++) {
       if (!bsearch(&ids[i], sorted_ids, (size_t)s, sizeof *sorted_ids, cmp_i64)) continue;
       char *r = mine + (size_t)m++ * rec;
@@ -87,12 +85,12 @@ static ma_status gather_vectors(MPI_Comm comm, const ma_rows *local, const int64
     if (r) memcpy(*xs + k * d, r + sizeof(int64_t), (size_t)d * sizeof(float));
   }
 done:
-  free(sorted_ids);
   free(mine);
   free(all);
   return st;
 }
 
+/* A true pair (a < b) of sampled item s; a comes first, as pairset_route wants. */
 typedef struct {
   int64_t a, b, s;
 } truth_msg;
@@ -103,7 +101,7 @@ ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, const int64_t *id
   ma_status st = MA_OK;
   drawn *smp = NULL;
   float *xs = NULL;
-  int64_t s = 0, *counts = NULL, *rcounts = NULL, *at = NULL, *tf = NULL, *sorted_ids = NULL, nrecv = 0;
+  int64_t s = 0, *counts = NULL, *rcounts = NULL, *tf = NULL, *sorted_ids = NULL, nrecv = 0;
   truth_msg *send = NULL, *recv = NULL;
   ip_range_ctx rc;
   ip_range_init(&rc, threshold - ip_ref_band(local->ld), 0);
@@ -111,7 +109,12 @@ ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, const int64_t *id
   MA_MPI(MPI_Comm_size(comm, &nranks));
   MA_TRY(draw(comm, ids, local->rows, sample, seed, &smp, &s));
   *sampled = s;
-  MA_TRY(gather_vectors(comm, local, ids, smp, s, &xs));
+  sorted_ids = malloc((size_t)(s + 1) * sizeof *sorted_ids);
+  if (!sorted_ids) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  for (int64_t k = 0; st == MA_OK && k < s; k++) sorted_ids[k] = smp[k].id;
+  if (st == MA_OK) qsort(sorted_ids, (size_t)s, sizeof *sorted_ids, cmp_i64);
+  MA_TRY(mpi_agree(comm, st));
+  MA_TRY(gather_vectors(comm, local, ids, smp, s, sorted_ids, &xs));
 
   /* Exact search of the sample against this rank's rows. */
   ma_rows x = {xs, MA_F32, s, local->ld};
@@ -119,14 +122,10 @@ ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, const int64_t *id
   st = local->rows ? ip_search(&x, local, local->ld, &h, NULL) : MA_OK;
   counts = calloc((size_t)nranks, sizeof *counts);
   rcounts = calloc((size_t)nranks, sizeof *rcounts);
-  at = calloc((size_t)nranks + 1, sizeof *at);
-  sorted_ids = malloc((size_t)(s + 1) * sizeof *sorted_ids);
   send = malloc((size_t)(rc.n + 1) * sizeof *send);
-  if (st == MA_OK && (!counts || !rcounts || !at || !sorted_ids || !send)) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (st == MA_OK && (!counts || !rcounts || !send)) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   int64_t m = 0;
   if (st == MA_OK) {
-    for (int64_t k = 0; k < s; k++) sorted_ids[k] = smp[k].id;
-    qsort(sorted_ids, (size_t)s, sizeof *sorted_ids, cmp_i64);
     for (int64_t k = 0; k < rc.n; k++) {
       int64_t sid = smp[rc.pairs[k].a].id, other = ids[rc.pairs[k].b];
       /* Decided on the exact inner product, as the clustered search decides (dedup_search.c). */
@@ -136,15 +135,10 @@ ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, const int64_t *id
       send[m++] = (truth_msg){sid < other ? sid : other, sid < other ? other : sid, rc.pairs[k].a};
     }
     /* Route each true pair to the rank holding its place in the found pairs. */
-    for (int64_t k = 0; k < m; k++) counts[pairset_owner(ps, send[k].a)]++;
-    for (int r = 0; r < nranks; r++) at[r + 1] = at[r] + counts[r];
-    truth_msg *sorted = malloc((size_t)(m + 1) * sizeof *sorted);
-    if (!sorted) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
-    else {
-      for (int64_t k = 0; k < m; k++) sorted[at[pairset_owner(ps, send[k].a)]++] = send[k];
-      free(send);
-      send = sorted;
-    }
+    truth_msg *sorted = NULL;
+    st = pairset_route(ps, send, m, sizeof *send, counts, (void **)&sorted);
+    free(send);
+    send = sorted;
   }
   MA_TRY(mpi_agree(comm, st));
   MA_TRY(xchg_alltoallv(comm, send, counts, sizeof *send, (void **)&recv, rcounts, &nrecv));
@@ -172,7 +166,6 @@ done:
   free(xs);
   free(counts);
   free(rcounts);
-  free(at);
   free(tf);
   free(sorted_ids);
   free(send);

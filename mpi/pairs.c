@@ -78,16 +78,25 @@ int pairset_owner(const pairset *ps, int64_t a)
   return lo;
 }
 
-static ma_status route(const pairset *ps, const pairbuf *add, int64_t *counts, dd_pair **out)
+static int64_t first_id(const char *rec)
+{
+  int64_t a;
+  memcpy(&a, rec, sizeof a);
+  return a;
+}
+
+ma_status pairset_route(const pairset *ps, const void *recs, int64_t n, size_t elem, int64_t *counts, void **out)
 {
   ma_status st = MA_OK;
   int64_t *at = NULL;
-  dd_pair *buf = NULL;
+  char *buf = NULL;
+  const char *in = recs;
   MA_ALLOC(at, ps->nranks + 1);
-  MA_ALLOC(buf, add->n + 1);
-  for (int64_t i = 0; i < add->n; i++) counts[pairset_owner(ps, add->v[i].a)]++;
+  MA_ALLOC(buf, (size_t)n * elem + 1);
+  for (int64_t i = 0; i < n; i++) counts[pairset_owner(ps, first_id(in + (size_t)i * elem))]++;
   for (int r = 0; r < ps->nranks; r++) at[r + 1] = at[r] + counts[r];
-  for (int64_t i = 0; i < add->n; i++) buf[at[pairset_owner(ps, add->v[i].a)]++] = add->v[i];
+  for (int64_t i = 0; i < n; i++)
+    memcpy(buf + (size_t)at[pairset_owner(ps, first_id(in + (size_t)i * elem))]++ * elem, in + (size_t)i * elem, elem);
   *out = buf;
   buf = NULL;
 done:
@@ -112,7 +121,8 @@ ma_status pairset_merge(MPI_Comm comm, pairset *ps, pairbuf *add)
   int64_t *counts = calloc((size_t)ps->nranks, sizeof *counts), *rcounts = calloc((size_t)ps->nranks, sizeof *rcounts);
   int64_t nrecv = 0;
   dd_pair *send = NULL, *recv = NULL;
-  st = counts && rcounts ? route(ps, add, counts, &send) : ma_fail(MA_ERR_RUNTIME, "out of memory");
+  st = counts && rcounts ? pairset_route(ps, add->v, add->n, sizeof *add->v, counts, (void **)&send)
+                         : ma_fail(MA_ERR_RUNTIME, "out of memory");
   pairbuf_free(add);
   MA_TRY(mpi_agree(comm, st));
   MA_TRY(xchg_alltoallv(comm, send, counts, sizeof(dd_pair), (void **)&recv, rcounts, &nrecv));

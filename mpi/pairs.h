@@ -38,6 +38,11 @@ ma_status pairset_init(MPI_Comm comm, const int64_t *ids, int64_t n, pairset *ps
 /* The rank that holds pairs with first id a. Not collective. */
 int pairset_owner(const pairset *ps, int64_t a);
 
+/* Orders n records of elem bytes, each beginning with an int64 id a, by the rank that owns a (into
+ * *out, malloc'd) and counts them per rank in counts[nranks] (zeroed by the caller): what
+ * xchg_alltoallv takes. Not collective. */
+ma_status pairset_route(const pairset *ps, const void *recs, int64_t n, size_t elem, int64_t *counts, void **out);
+
 /* Sends each pair of add to its owner and merges it in; a pair found before keeps its first
  * clustering. add is emptied. Collective. */
 ma_status pairset_merge(MPI_Comm comm, pairset *ps, pairbuf *add);
