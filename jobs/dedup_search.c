@@ -5,8 +5,8 @@
 
 #include "core/log.h"
 #include "kernels/ip_handlers.h"
-#include "kernels/ip_ref.h"
 #include "kernels/search_plan.h"
+#include "kernels/topk_exact.h"
 #include "mpi/comm.h"
 #include "mpi/members.h"
 
@@ -26,11 +26,11 @@ static ma_status run_tasks(const search_plan *p, const members *m, int rank, int
     ma_rows xj = {(const char *)m->vec + (size_t)(lj * m->ld) * esize, m->type, hj - lj, m->ld};
     /* GEMM finds the candidates; the exact inner product decides and is what is reported. */
     ip_range_ctx rc;
-    ip_range_init(&rc, threshold - ip_ref_band(m->dim), gi == gj);
+    ip_range_init(&rc, threshold - topk_exact_band(m->dim), gi == gj);
     ip_handler h = ip_range_handler(&rc);
     if (xi.rows && xj.rows) st = gi == gj ? ip_search_self(&xi, m->dim, &h, NULL) : ip_search(&xi, &xj, m->dim, &h, NULL);
     for (int64_t k = 0; k < rc.n && st == MA_OK; k++) {
-      float sim = ip_ref_dot(&xi, rc.pairs[k].a, &xj, rc.pairs[k].b, m->dim);
+      float sim = topk_exact_dot(&xi, rc.pairs[k].a, &xj, rc.pairs[k].b, m->dim);
       if (sim < threshold) continue;
       int64_t ia = li + rc.pairs[k].a, ib = lj + rc.pairs[k].b;
       int swap = m->ids[ia] > m->ids[ib];

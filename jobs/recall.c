@@ -7,9 +7,9 @@
 #include "core/log.h"
 #include "kernels/f16.h"
 #include "kernels/ip_handlers.h"
-#include "kernels/ip_ref.h"
 #include "kernels/rng.h"
 #include "kernels/stats.h"
+#include "kernels/topk_exact.h"
 #include "mpi/comm.h"
 #include "mpi/xchg.h"
 
@@ -104,7 +104,7 @@ ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, const int64_t *id
   int64_t s = 0, *counts = NULL, *rcounts = NULL, *tf = NULL, *sorted_ids = NULL, nrecv = 0;
   truth_msg *send = NULL, *recv = NULL;
   ip_range_ctx rc;
-  ip_range_init(&rc, threshold - ip_ref_band(local->ld), 0);
+  ip_range_init(&rc, threshold - topk_exact_band(local->ld), 0);
   int nranks;
   MA_MPI(MPI_Comm_size(comm, &nranks));
   MA_TRY(draw(comm, ids, local->rows, sample, seed, &smp, &s));
@@ -129,7 +129,7 @@ ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, const int64_t *id
     for (int64_t k = 0; k < rc.n; k++) {
       int64_t sid = smp[rc.pairs[k].a].id, other = ids[rc.pairs[k].b];
       /* Decided on the exact inner product, as the clustered search decides (dedup_search.c). */
-      if (other == sid || ip_ref_dot(&x, rc.pairs[k].a, local, rc.pairs[k].b, local->ld) < threshold) continue;
+      if (other == sid || topk_exact_dot(&x, rc.pairs[k].a, local, rc.pairs[k].b, local->ld) < threshold) continue;
       /* A pair of two sampled items belongs to the one with the smaller id: count it once. */
       if (other < sid && bsearch(&other, sorted_ids, (size_t)s, sizeof *sorted_ids, cmp_i64)) continue;
       send[m++] = (truth_msg){sid < other ? sid : other, sid < other ? other : sid, rc.pairs[k].a};

@@ -127,7 +127,12 @@ static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_han
         int64_t qn = c0 + cn - q0 < ib ? c0 + cn - q0 : ib;
         int64_t i0 = x_outer ? o0 : q0, mi = x_outer ? on : qn;
         int64_t j0 = x_outer ? q0 : o0, nj = x_outer ? qn : on;
-        if (self && j0 + nj - 1 <= i0) continue;
+        if (self) { /* no row of this block pairs with a column at or left of i0 */
+          int64_t first = i0 + 1 > j0 ? i0 + 1 : j0;
+          if (first >= j0 + nj) continue;
+          nj -= first - j0;
+          j0 = first;
+        }
         if (!loaded_inner) {
           operand_load(inner, c0, cn);
           loaded_inner = 1;
