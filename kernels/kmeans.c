@@ -131,6 +131,13 @@ static int64_t pick(const double *cum, int64_t n, double u)
   return lo;
 }
 
+/* The squared distance of a candidate's items (spread) to a seed at similarity sim: see kmeanspp. */
+static inline double cost_to(double spread, float sim)
+{
+  double c = 2.0 - 2.0 * (double)sim;
+  return c > spread ? c : spread;
+}
+
 /* Greedy weighted k-means++ over candidates that stand for groups of items (Arthur & Vassilvitskii,
  * with the local trials of scikit-learn: each step draws 2 + 2 ln k candidates and keeps the one that
  * lowers the potential most).
@@ -157,7 +164,7 @@ static ma_status kmeanspp(const float *cand, const double *w, const double *spre
   for (int64_t i = 0; i < nc; i++) cum[i] = acc += w[i];
   seeds[0] = pick(cum, nc, rng_uniform(seed, stream, 0) * acc);
   cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nc, (int)d, 1.0f, cand, (int)d, cand + seeds[0] * d, 1, 0.0f, sim, 1);
-  for (int64_t i = 0; i < nc; i++) dist[i] = fmax(spread[i], 2.0 - 2.0 * sim[i]);
+  for (int64_t i = 0; i < nc; i++) dist[i] = cost_to(spread[i], sim[i]);
   for (int64_t s = 1; s < k; s++) {
     acc = 0;
     for (int64_t i = 0; i < nc; i++) cum[i] = acc += w[i] * (dist[i] - spread[i]);
@@ -169,20 +176,28 @@ static ma_status kmeanspp(const float *cand, const double *w, const double *spre
       pick_idx[t] = pick(cum, nc, rng_uniform(seed, stream, (uint64_t)(s * 128 + t)) * acc);
       memcpy(tv + t * d, cand + pick_idx[t] * d, (size_t)d * sizeof *tv);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nc, trials, (int)d, 1.0f, cand, (int)d, tv, (int)d,
-                0.0f, sim, trials);
+    /* sim[t][i]: trial t against every candidate, contiguous for the potential below */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, trials, (int)nc, (int)d, 1.0f, tv, (int)d, cand, (int)d,
+                0.0f, sim, (int)nc);
     int best_t = 0;
     double best_pot = INFINITY;
     for (int t = 0; t < trials; t++) {
       double pot = 0;
-      for (int64_t i = 0; i < nc; i++) pot += w[i] * fmin(dist[i], fmax(spread[i], 2.0 - 2.0 * sim[i * trials + t]));
+      const float *row = sim + t * nc;
+      for (int64_t i = 0; i < nc; i++) {
+        double c = cost_to(spread[i], row[i]);
+        pot += w[i] * (c < dist[i] ? c : dist[i]);
+      }
       if (pot < best_pot) {
         best_pot = pot;
         best_t = t;
       }
     }
     seeds[s] = pick_idx[best_t];
-    for (int64_t i = 0; i < nc; i++) dist[i] = fmin(dist[i], fmax(spread[i], 2.0 - 2.0 * sim[i * trials + best_t]));
+    for (int64_t i = 0; i < nc; i++) {
+      double c = cost_to(spread[i], sim[best_t * nc + i]);
+      if (c < dist[i]) dist[i] = c;
+    }
   }
 done:
   free(dist);
@@ -238,4 +253,11 @@ done:
   free(sums);
   free(counts);
   return st;
+}
+
+double km_search_flops(const int64_t *counts, int64_t k, int64_t sample, int64_t n, int64_t d)
+{
+  double scale = sample > 0 ? (double)n / (double)sample : 0, total = 0;
+  for (int64_t c = 0; c < k; c++) total += ((double)counts[c] * scale) * ((double)counts[c] * scale);
+  return total * (double)d;
 }
