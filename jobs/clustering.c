@@ -247,8 +247,11 @@ done:
   return st;
 }
 
-/* Lloyd iterations over the sample. */
-static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t d, const km_config *cfg, km_result *out)
+/* Lloyd iterations over the sample, at most cfg->iters. They stop early when no sample item changed
+ * cluster, or (cfg->stop_on_search_cost) when an iteration lowered the predicted search work of the n
+ * items by less than one iteration costs: later ones save less still, so the search is better off
+ * paying for the last bit of imbalance than k-means paying to remove it. */
+static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t n, int64_t d, const km_config *cfg, km_result *out)
 {
   ma_status st = MA_OK;
   int64_t k = cfg->k, nbuf = k * d + k + 2;
@@ -265,7 +268,7 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t d, const km_co
   for (int64_t i = 0; i < s->local; i++) prev[i] = -1;
 
   ma_rows y = {out->centroids, MA_F32, k, d};
-  double t_all = 0, flops = 2.0 * (double)s->global * (double)k * (double)d;
+  double t_all = 0, flops = 2.0 * (double)s->global * (double)k * (double)d, search_before = INFINITY;
   for (int it = 0; it < cfg->iters; it++) {
     double t0 = log_now();
     ip_argmax_ctx am;
@@ -289,14 +292,24 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t d, const km_co
     int64_t nempty = km_centroids(buf, counts, k, d, out->centroids, empty);
     int64_t repaired = nempty ? km_split_empty(out->centroids, buf + k * d, empty, k, d, cfg->seed,
                                                stream_of(RNG_KMEANS_SPLIT, cfg->clustering, it)) : 0;
+    /* the counts are of the assignment to the centroids before this update: they show what the
+     * previous iteration's update did to the search */
+    double search = km_search_flops(counts, k, s->global, n, d), saved = search_before - search;
     double secs = log_now() - t0;
     t_all += secs;
     out->iterations = it + 1;
+    if (cfg->stop_on_search_cost) out->search_flops = search;
     log_info("clustering %d iteration %2d: objective %.6f, imbalance %.2f, %lld changed, %lld empty repaired, "
-             "%.2f s, %.1f GFLOP/s", cfg->clustering, it + 1, out->train_objective,
-             (double)largest * (double)k / (double)s->global, (long long)changed, (long long)repaired, secs,
-             flops / secs * 1e-9);
+             "search %.3g TFLOP, %.2f s, %.1f GFLOP/s", cfg->clustering, it + 1, out->train_objective,
+             (double)largest * (double)k / (double)s->global, (long long)changed, (long long)repaired,
+             search * 1e-12, secs, flops / secs * 1e-9);
     if (changed == 0 && nempty == 0) break;
+    if (cfg->stop_on_search_cost && nempty == 0 && saved < flops) {
+      log_info("clustering %d: the last update saved %.3g TFLOP of search, less than an iteration's %.3g: "
+               "stopping", cfg->clustering, saved * 1e-12, flops * 1e-12);
+      break;
+    }
+    search_before = search;
   }
   out->seconds_lloyd = t_all;
   out->gflops_lloyd = t_all > 0 ? flops * out->iterations / t_all * 1e-9 : 0;
@@ -395,7 +408,7 @@ ma_status km_cluster(MPI_Comm comm, const ma_rows *local, const int64_t *ids, in
   log_info("clustering %d: k-means|| seeded %lld clusters from %lld candidates over %lld items in %.2f s",
            cfg->clustering, (long long)cfg->k, (long long)ncand, (long long)init.global, log_now() - t0);
   sample_free(&init);
-  MA_TRY(lloyd(comm, &s, d, cfg, out));
+  MA_TRY(lloyd(comm, &s, n, d, cfg, out));
   sample_free(&s);
   MA_TRY(assign_all(comm, local, n, d, cfg, out));
 done:

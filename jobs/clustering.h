@@ -18,6 +18,7 @@ typedef struct km_config {
   uint64_t seed;
   int clustering;     /* r: which of the reclusterings; its sample and seeds follow from (seed, r) */
   int init_rounds;    /* k-means|| rounds (default 5) */
+  int stop_on_search_cost; /* stop Lloyd once an iteration saves less search work than it costs (dedup) */
 } km_config;
 
 typedef struct km_result {
@@ -27,6 +28,7 @@ typedef struct km_result {
   double objective;     /* mean cosine of every item to its centroid */
   double train_objective; /* the same over the sample, at the last iteration */
   int iterations;
+  double search_flops;  /* the intra-cluster search this clustering predicts (km_search_flops), 0 if not asked */
   int64_t sample;       /* items the clustering trained on */
   double seconds_lloyd, gflops_lloyd;   /* Lloyd iterations: wall time, 2*sample*k*d per iteration / time */
   double seconds_assign, gflops_assign; /* the assignment of all items */

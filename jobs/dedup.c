@@ -35,7 +35,9 @@ static const char dedup_help[] =
     "  --clusters K              clusters per clustering (default 1024)\n"
     "  --reclusterings R         clusterings (default 5); pairs split by one boundary are caught by another\n"
     "  --threshold T[,T2,...]    cosine similarity (default 0.95); the first is primary, others give /sweep\n"
-    "  --iters I                 k-means iterations (default 20)\n"
+    "  --iters I                 k-means iterations at most (default 20)\n"
+    "  --kmeans-stop RULE        search-cost (default): stop once an iteration saves less search work\n"
+    "                            than it costs; converged: only when no sample item moves (or at I)\n"
     "  --sample-per-cluster P    k-means trains on P*K items (default 256)\n"
     "  --keep greedy|one-per-group  greedy (default): keep an item unless it is >= T to one already kept;\n"
     "                            one-per-group: one item per connected group (DALL-E 2's rule)\n"
@@ -47,7 +49,7 @@ static const char dedup_help[] =
 
 enum {
   OPT_THRESHOLD = OPT_KM_NEXT, OPT_KEEP, OPT_PRIORITY,
-  OPT_RECALL, OPT_EXACT, OPT_KEEP_LIST
+  OPT_RECALL, OPT_EXACT, OPT_KEEP_LIST, OPT_KMEANS_STOP
 };
 
 typedef struct dedup_cfg {
@@ -74,10 +76,11 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
                                             {"recall-sample", required_argument, 0, OPT_RECALL},
                                             {"exact", no_argument, 0, OPT_EXACT},
                                             {"keep-list", required_argument, 0, OPT_KEEP_LIST},
+                                            {"kmeans-stop", required_argument, 0, OPT_KMEANS_STOP},
                                             {0, 0, 0, 0}};
   int opt, handled;
   opts_init(&c->common);
-  c->km = (km_config){.k = 1024, .iters = 20, .per_cluster = 256, .init_rounds = 5};
+  c->km = (km_config){.k = 1024, .iters = 20, .per_cluster = 256, .init_rounds = 5, .stop_on_search_cost = 1};
   c->reclusterings = 5;
   c->recall_sample = 1000;
   opts_reset();
@@ -99,6 +102,11 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
       if (!strcmp(optarg, "greedy")) c->one_per_group = 0;
       else if (!strcmp(optarg, "one-per-group")) c->one_per_group = 1;
       else return ma_fail(MA_ERR_USAGE, "--keep takes greedy or one-per-group, not '%s'", optarg);
+      break;
+    case OPT_KMEANS_STOP:
+      if (!strcmp(optarg, "search-cost")) c->km.stop_on_search_cost = 1;
+      else if (!strcmp(optarg, "converged")) c->km.stop_on_search_cost = 0;
+      else return ma_fail(MA_ERR_USAGE, "--kmeans-stop takes search-cost or converged, not '%s'", optarg);
       break;
     case OPT_PRIORITY: c->priority = strcmp(optarg, "lowest-id") ? optarg : NULL; break;
     default: return opts_unknown("dedup", argc, argv);
@@ -132,9 +140,9 @@ static ma_status config_text(const dedup_cfg *c, char **text)
 {
   char *inputs = NULL, opts[1024];
   MA_CALL(ckpt_describe_inputs(c->common.inputs, c->common.ninputs, &inputs));
-  int len = snprintf(opts, sizeof opts, "memaudit dedup %s\nclusters %lld reclusterings %d iters %d sample-per-cluster %lld "
-                     "seed %llu exact %d drop-invalid %d recall-sample %lld\nthresholds", MEMAUDIT_VERSION,
-                     (long long)c->km.k, c->reclusterings, c->km.iters, (long long)c->km.per_cluster,
+  int len = snprintf(opts, sizeof opts, "memaudit dedup %s\nclusters %lld reclusterings %d iters %d kmeans-stop %d "
+                     "sample-per-cluster %lld seed %llu exact %d drop-invalid %d recall-sample %lld\nthresholds", MEMAUDIT_VERSION,
+                     (long long)c->km.k, c->reclusterings, c->km.iters, c->km.stop_on_search_cost, (long long)c->km.per_cluster,
                      (unsigned long long)c->common.seed, c->exact, c->common.drop_invalid, (long long)c->recall_sample);
   for (int i = 0; i < c->nthr && len < (int)sizeof opts - 32; i++) len += snprintf(opts + len, sizeof opts - (size_t)len, " %.9g", c->thresholds[i]);
   size_t need = strlen(inputs) + strlen(opts) + 2;

@@ -44,4 +44,10 @@ int64_t km_split_empty(float *centroids, int64_t *counts, const unsigned char *e
 ma_status km_seed_from_candidates(const float *cand, const double *weight, const double *spread, int64_t nc, int64_t d,
                                   int64_t k, uint64_t seed, uint64_t stream, int iters, float *centroids);
 
+/* The flops an intra-cluster search would cost if n items fell into clusters in the proportions of the
+ * sample's counts (sample items over all clusters): a cluster of m items costs m^2 / 2 inner products
+ * of d multiply-adds, i.e. d * sum_c (counts[c] * n / sample)^2 flops. dedup stops its Lloyd iterations
+ * when one no longer lowers this by as much as it costs. Not collective. */
+double km_search_flops(const int64_t *counts, int64_t k, int64_t sample, int64_t n, int64_t d);
+
 #endif

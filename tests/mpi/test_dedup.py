@@ -2,7 +2,8 @@
 
 1. Reclustering works: on a set where one clustering finds clearly less, five reach >= 0.97 of the
    exact pairs; every reported pair is truly >= the threshold (precision 1.0); each /recall estimate's
-   interval holds the true recall after that many clusterings.
+   interval holds the true recall after that many clusterings. --kmeans-stop: the default stops k-means
+   before nothing moves, `converged` does not.
 2. /keep, /pairs, /representative (and the rest) are byte-identical at 1, 2, 3, 4 ranks (float16, shards,
    two thresholds).
 3. Keep invariants: greedy (removed -> kept representative >= T; no found pair with both ends kept),
@@ -67,6 +68,20 @@ with h5py.File(res, 'r') as f:
             f'after {r + 1}: true recall {recall[r]:.4f} outside [{est["ci_low"][r]:.4f}, {est["ci_high"][r]:.4f}]'
 s = json.load(open(summ))
 assert s['pairs'] == len(found) and len(s['recall']) == 5 and s['removed'] == int((h5py.File(res)['keep'][...] == 0).sum())
+
+# --kmeans-stop: by default (search-cost) k-means stops once an iteration saves less search than it costs;
+# on this set (K = 1536 for 30,000 items) the search is cheap, so that comes long before nothing moves.
+iters = {}
+for rule in ('search-cost', 'converged'):
+    out = os.path.join(d, f'stop-{rule}.h5')
+    _, err = run(2, 'dedup', '-i', data, '--clusters', 1536, '--reclusterings', 1, '--threshold', 0.8,
+                 '--recall-sample', 0, '--kmeans-stop', rule, '-o', out)
+    assert ('less than an iteration' in err) == (rule == 'search-cost'), err
+    with h5py.File(out, 'r') as f:
+        iters[rule] = int(f['clusterings/0'].attrs['iterations'])
+        p = f['pairs'][...]
+    assert np.all(np.sum(x[p['a']] * x[p['b']], axis=1) >= 0.8 - 1e-5)
+assert iters['search-cost'] < iters['converged'], iters
 
 # 2. Byte-identical at 1, 2, 3, 4 ranks: float16, two shards, two thresholds.
 data = os.path.join(d, 'ranks.h5')
@@ -174,6 +189,7 @@ assert set(zip(got['a'].tolist(), got['b'].tolist())) <= set(zip(want['a'].tolis
 expect_error(2, 2, ['--threshold'], 'dedup', '-i', '@' + listing, '--threshold', 1.5, '-o', 'x.h5')
 expect_error(2, 2, ['--threshold'], 'dedup', '-i', '@' + listing, '--threshold', '0.9,abc', '-o', 'x.h5')
 expect_error(1, 2, ['--keep'], 'dedup', '-i', '@' + listing, '--keep', 'all', '-o', 'x.h5')
+expect_error(1, 2, ['--kmeans-stop'], 'dedup', '-i', '@' + listing, '--kmeans-stop', 'never', '-o', 'x.h5')
 expect_error(1, 2, ['--clusters'], 'dedup', '-i', '@' + listing, '--clusters', -1, '-o', 'x.h5')
 expect_error(1, 2, ['--drop-invalid'], 'dedup', '-i', '@' + listing, '--priority', prio + ':/score', '--drop-invalid', '-o', 'x.h5')
 expect_error(2, 3, ['fewer than', '100000 clusters'], 'dedup', '-i', '@' + listing, '--clusters', 100000, '-o', os.path.join(d, 'x.h5'))

@@ -99,6 +99,15 @@ static void test_centroids_and_split(void **state)
   for (int j = 0; j < 3; j++) assert_true(fabsf(c[2 * j] * c[2 * j] + c[2 * j + 1] * c[2 * j + 1] - 1) < 1e-5f);
 }
 
+/* Predicted search work: the sample's counts scaled to n items, m^2 * d flops per cluster. */
+static void test_search_flops(void **state)
+{
+  (void)state;
+  const int64_t counts[3] = {2, 3, 0};
+  assert_true(km_search_flops(counts, 3, 5, 10, 4) == (16.0 + 36.0) * 4);
+  assert_true(km_search_flops(counts, 3, 0, 10, 4) == 0);
+}
+
 static void test_seed_separated(void **state)
 {
   (void)state;
@@ -158,6 +167,7 @@ int main(void)
       cmocka_unit_test(test_accumulate_order_free),
       cmocka_unit_test(test_centroids_and_split),
       cmocka_unit_test(test_seed_separated),
+      cmocka_unit_test(test_search_flops),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
