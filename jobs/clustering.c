@@ -26,6 +26,9 @@ static const ip_blocking km_tiles = {.pad = 1};
  * Lloyd iteration over that many items per cluster, and seeds need far fewer items than training. */
 #define KM_INIT_PER_CLUSTER 32
 
+/* Weighted Lloyd iterations that polish the k-means++ seeds among the candidates. */
+#define KM_SEED_ITERS 3
+
 /* Streams of one clustering r: the generator's stream numbers are shifted by r so that every
  * clustering draws anew. */
 static uint64_t stream_of(int base, int r, int64_t sub) { return (uint64_t)base | ((uint64_t)r << 32) | ((uint64_t)sub << 48); }
@@ -52,50 +55,72 @@ static void sample_free(km_sample *s)
   memset(s, 0, sizeof *s);
 }
 
-/* Copies this rank's rows whose id passes uniform(seed, stream, id) < frac (all rows when frac >= 1)
- * into s, and counts them over all ranks. Collective on comm. */
-static ma_status select_rows(MPI_Comm comm, const ma_rows *rows, const int64_t *ids, int64_t d, double frac,
-                             uint64_t seed, uint64_t stream, km_sample *s)
+/* A row is drawn when uniform(seed, stream, id) < frac for each of a few (frac, stream) filters (a frac
+ * of 1 or more passes every row). */
+typedef struct km_filter {
+  double frac;
+  uint64_t stream;
+} km_filter;
+
+static int drawn(const km_filter *f, int nf, uint64_t seed, int64_t id)
+{
+  for (int q = 0; q < nf; q++)
+    if (f[q].frac < 1 && !(rng_uniform(seed, f[q].stream, (uint64_t)id) < f[q].frac)) return 0;
+  return 1;
+}
+
+/* Copies this rank's rows that pass the filters into s (in their order), and counts them over all
+ * ranks; with copy = 0 only counts them (s->local and s->global). Collective on comm. */
+static ma_status select_rows(MPI_Comm comm, const ma_rows *rows, const int64_t *ids, int64_t d, const km_filter *f,
+                             int nf, uint64_t seed, int copy, km_sample *s)
 {
   ma_status st = MA_OK;
   size_t esize = rows->type == MA_F16 ? 2 : 4;
   int64_t count = 0;
-  for (int64_t i = 0; i < rows->rows; i++) count += frac >= 1 || rng_uniform(seed, stream, (uint64_t)ids[i]) < frac;
-  char *data = malloc((size_t)(count * d) * esize + 1);
-  s->ids = malloc((size_t)(count + 1) * sizeof *s->ids);
-  if (!data || !s->ids) {
-    free(data);
-    st = ma_fail(MA_ERR_RUNTIME, "out of memory for a sample of %lld rows", (long long)count);
-  } else {
-    int64_t k = 0;
-    for (int64_t i = 0; i < rows->rows; i++) {
-      if (!(frac >= 1 || rng_uniform(seed, stream, (uint64_t)ids[i]) < frac)) continue;
-      memcpy(data + k * d * (int64_t)esize, (const char *)rows->data + i * rows->ld * (int64_t)esize, (size_t)d * esize);
-      s->ids[k++] = ids[i];
+  for (int64_t i = 0; i < rows->rows; i++) count += drawn(f, nf, seed, ids[i]);
+  s->local = count;
+  if (copy) {
+    char *data = malloc((size_t)(count * d) * esize + 1);
+    s->ids = malloc((size_t)(count + 1) * sizeof *s->ids);
+    if (!data || !s->ids) {
+      free(data);
+      st = ma_fail(MA_ERR_RUNTIME, "out of memory for a sample of %lld rows", (long long)count);
+    } else {
+      int64_t k = 0;
+      for (int64_t i = 0; i < rows->rows; i++) {
+        if (!drawn(f, nf, seed, ids[i])) continue;
+        memcpy(data + k * d * (int64_t)esize, (const char *)rows->data + i * rows->ld * (int64_t)esize, (size_t)d * esize);
+        s->ids[k++] = ids[i];
+      }
+      s->rows = (ma_rows){data, rows->type, count, d};
     }
-    s->rows = (ma_rows){data, rows->type, count, d};
-    s->local = count;
   }
   MA_CALL(mpi_agree(comm, st));
   return mpi_sum_i64(comm, count, &s->global);
 }
 
-/* The items of clustering r's sample that this rank holds; all items when the sample would hold fewer
- * than k. Collective on comm. */
-static ma_status draw_sample(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
-                             const km_config *cfg, km_sample *s)
+/* The filter of clustering r's sample, and how many items pass it: about per_cluster * k, all n when
+ * that would be fewer than k (or more than n). Collective on comm. */
+static ma_status sample_filter(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
+                               const km_config *cfg, km_filter *f, int64_t *global)
 {
-  double want = (double)cfg->per_cluster * (double)cfg->k, frac = want >= (double)n ? 1.0 : want / (double)n;
-  uint64_t stream = stream_of(RNG_KMEANS_SAMPLE, cfg->clustering, 0);
-  MA_CALL(select_rows(comm, local, ids, d, frac, cfg->seed, stream, s));
-  if (s->global >= cfg->k) return MA_OK;
-  sample_free(s);
-  return select_rows(comm, local, ids, d, 1.0, cfg->seed, stream, s);
+  double want = (double)cfg->per_cluster * (double)cfg->k;
+  km_sample count = {0};
+  *f = (km_filter){want >= (double)n ? 1.0 : want / (double)n, stream_of(RNG_KMEANS_SAMPLE, cfg->clustering, 0)};
+  MA_CALL(select_rows(comm, local, ids, d, f, 1, cfg->seed, 0, &count));
+  *global = count.global;
+  if (count.global < cfg->k) {
+    f->frac = 1.0;
+    *global = n;
+  }
+  return MA_OK;
 }
 
-/* best_sim[i] = max(best_sim[i], similarity of sample row i to its nearest of the nb candidates). */
-static ma_status update_nearest(const km_sample *s, const float *cand, int64_t nb, int64_t d, int64_t *best,
-                                float *sim, float *best_sim)
+/* Sample row i's nearest candidate so far (near[i], at best_sim[i]) against the nb new candidates,
+ * which are numbered from first: a new one wins only if strictly nearer, so ties keep the lower index.
+ * best and sim are workspace. */
+static ma_status update_nearest(const km_sample *s, const float *cand, int64_t first, int64_t nb, int64_t d,
+                                int64_t *best, float *sim, int64_t *near, float *best_sim)
 {
   ma_rows y = {cand, MA_F32, nb, d};
   ip_argmax_ctx am;
@@ -103,7 +128,10 @@ static ma_status update_nearest(const km_sample *s, const float *cand, int64_t n
   ip_handler h = ip_argmax_handler(&am);
   MA_CALL(ip_search(&s->rows, &y, d, &h, &km_tiles));
   for (int64_t i = 0; i < s->local; i++)
-    if (sim[i] > best_sim[i]) best_sim[i] = sim[i];
+    if (sim[i] > best_sim[i]) {
+      best_sim[i] = sim[i];
+      near[i] = first + best[i];
+    }
   return MA_OK;
 }
 
@@ -146,7 +174,7 @@ static ma_status seed_kmeans_par(MPI_Comm comm, const km_sample *s, int64_t d, c
                                  int64_t *ncand_out)
 {
   ma_status st = MA_OK;
-  int64_t *best = NULL, nc = 0, m = 0;
+  int64_t *best = NULL, *near = NULL, nc = 0, m = 0;
   float *sim = NULL, *best_sim = NULL, *cand = NULL;
   unsigned char *sel = NULL;
   char *mine = NULL, *all = NULL;
@@ -157,8 +185,9 @@ static ma_status seed_kmeans_par(MPI_Comm comm, const km_sample *s, int64_t d, c
   best = malloc((size_t)(s->local + 1) * sizeof *best);
   sim = malloc((size_t)(s->local + 1) * sizeof *sim);
   best_sim = malloc((size_t)(s->local + 1) * sizeof *best_sim);
+  near = calloc((size_t)s->local + 1, sizeof *near);
   sel = calloc((size_t)s->local + 1, 1);
-  if (!best || !sim || !best_sim || !sel) st = ma_fail(MA_ERR_RUNTIME, "out of memory seeding k-means");
+  if (!best || !sim || !best_sim || !near || !sel) st = ma_fail(MA_ERR_RUNTIME, "out of memory seeding k-means");
   MA_TRY(mpi_agree(comm, st));
   for (int64_t i = 0; i < s->local; i++) best_sim[i] = -INFINITY;
 
@@ -182,7 +211,7 @@ static ma_status seed_kmeans_par(MPI_Comm comm, const km_sample *s, int64_t d, c
     st = append_candidates(&cand, &nc, all, m, d);
     free(all);
     all = NULL;
-    if (st == MA_OK && m > 0) st = update_nearest(s, cand + first_new * d, m, d, best, sim, best_sim);
+    if (st == MA_OK && m > 0) st = update_nearest(s, cand + first_new * d, first_new, m, d, best, sim, near, best_sim);
     MA_TRY(mpi_agree(comm, st));
     if (round == cfg->init_rounds) break;
 
@@ -201,20 +230,16 @@ static ma_status seed_kmeans_par(MPI_Comm comm, const km_sample *s, int64_t d, c
   }
 
   /* Weights: how many sample items each candidate is nearest to, and their mean squared distance to it
-   * (in fixed point, so the sums do not depend on the rank count). */
+   * (in fixed point, so the sums do not depend on the rank count). The rounds have already met every
+   * item with every candidate: near[] is its nearest of them all. */
   wcount = calloc((size_t)(2 * nc) + 1, sizeof *wcount);
   weight = malloc((size_t)(2 * nc + 1) * sizeof *weight);
   if (!wcount || !weight) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   else {
-    ma_rows y = {cand, MA_F32, nc, d};
-    ip_argmax_ctx am;
-    ip_argmax_init(&am, s->local, best, sim);
-    ip_handler h = ip_argmax_handler(&am);
-    st = ip_search(&s->rows, &y, d, &h, &km_tiles);
-    for (int64_t i = 0; st == MA_OK && i < s->local; i++) {
-      float dist = 2.0f - 2.0f * sim[i];
-      wcount[best[i]]++;
-      wcount[nc + best[i]] += km_fixed_sum(&dist, 1);
+    for (int64_t i = 0; i < s->local; i++) {
+      float dist = 2.0f - 2.0f * best_sim[i];
+      wcount[near[i]]++;
+      wcount[nc + near[i]] += km_fixed_sum(&dist, 1);
     }
   }
   MA_TRY(mpi_agree(comm, st));
@@ -229,13 +254,15 @@ static ma_status seed_kmeans_par(MPI_Comm comm, const km_sample *s, int64_t d, c
   int rank;
   MA_MPI_TRY(MPI_Comm_rank(comm, &rank));
   if (rank == 0)
-    st = km_seed_from_candidates(cand, weight, weight + nc, nc, d, cfg->k, cfg->seed, stream_of(RNG_KMEANS_SEED, r, 0), 3, centroids);
+    st = km_seed_from_candidates(cand, weight, weight + nc, nc, d, cfg->k, cfg->seed, stream_of(RNG_KMEANS_SEED, r, 0), KM_SEED_ITERS,
+                                  KM_GRAM_BYTES, centroids);
   MA_TRY(mpi_agree(comm, st));
   MA_TRY(mpi_check_int(cfg->k * d, "k x d"));
   MA_MPI_TRY(MPI_Bcast(centroids, (int)(cfg->k * d), MPI_FLOAT, 0, comm));
   *ncand_out = nc;
 done:
   free(best);
+  free(near);
   free(sim);
   free(best_sim);
   free(sel);
@@ -366,7 +393,8 @@ int64_t km_memory(int64_t rows, int64_t row_bytes, int64_t k, int64_t d, int64_t
   double frac = (double)per_cluster * (double)k >= (double)n ? 1.0 : (double)per_cluster * (double)k / (double)n;
   int64_t sample = (int64_t)(frac * (double)rows * 1.1) + 1024;
   int64_t cands = (int64_t)(KM_OVERSAMPLE * (double)k * 6) + 1 + KM_INIT_PER_CLUSTER * k;
-  return sample * (row_bytes + 32) + rows * 16 + k * d * 16 + cands * d * 8 + ((int64_t)96 << 20);
+  int64_t gram = cands * cands * 4 < KM_GRAM_BYTES ? cands * cands * 4 : KM_GRAM_BYTES; /* rank 0's k-means++ */
+  return sample * (row_bytes + 32) + rows * 16 + k * d * 16 + cands * d * 8 + gram + ((int64_t)96 << 20);
 }
 
 void km_result_free(km_result *r)
@@ -391,23 +419,29 @@ ma_status km_cluster(MPI_Comm comm, const ma_rows *local, const int64_t *ids, in
   if (!out->centroids || !out->assignment || !out->sizes) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   MA_TRY(mpi_agree(comm, st));
 
-  MA_TRY(draw_sample(comm, local, ids, n, d, cfg, &s));
-  out->sample = s.global;
+  /* Seeding runs on a sub-sample of the sample, drawn straight from the rows; the sample itself is
+   * copied only after seeding, so that the two are never held together with rank 0's k-means++. */
+  km_filter f[2];
+  MA_TRY(sample_filter(comm, local, ids, n, d, cfg, &f[0], &out->sample));
   if ((double)cfg->per_cluster * (double)cfg->k > (double)n)
     log_info("clustering %d: %lld x %lld sample items exceed the %lld rows; training on all of them", cfg->clustering,
              (long long)cfg->per_cluster, (long long)cfg->k, (long long)n);
   int64_t ncand = 0;
-  double t0 = log_now(), init_frac = (double)KM_INIT_PER_CLUSTER * (double)cfg->k / (double)s.global;
-  MA_TRY(select_rows(comm, &s.rows, s.ids, d, init_frac, cfg->seed, stream_of(RNG_KMEANS_INIT, cfg->clustering, 63),
-                     &init));
+  double t0 = log_now();
+  f[1] = (km_filter){(double)KM_INIT_PER_CLUSTER * (double)cfg->k / (double)out->sample,
+                     stream_of(RNG_KMEANS_INIT, cfg->clustering, 63)};
+  MA_TRY(select_rows(comm, local, ids, d, f, 2, cfg->seed, 1, &init));
   if (init.global < cfg->k) {
     sample_free(&init);
-    MA_TRY(select_rows(comm, &s.rows, s.ids, d, 1.0, cfg->seed, 0, &init));
+    MA_TRY(select_rows(comm, local, ids, d, f, 1, cfg->seed, 1, &init));
   }
   MA_TRY(seed_kmeans_par(comm, &init, d, cfg, out->centroids, &ncand));
+  /* every init item meets every candidate once, in the round that drew it */
+  out->seed_flops = 2.0 * (double)init.global * (double)ncand * (double)d + km_seed_flops(ncand, d, cfg->k, KM_SEED_ITERS, KM_GRAM_BYTES);
   log_info("clustering %d: k-means|| seeded %lld clusters from %lld candidates over %lld items in %.2f s",
            cfg->clustering, (long long)cfg->k, (long long)ncand, (long long)init.global, log_now() - t0);
   sample_free(&init);
+  MA_TRY(select_rows(comm, local, ids, d, f, 1, cfg->seed, 1, &s));
   MA_TRY(lloyd(comm, &s, n, d, cfg, out));
   sample_free(&s);
   MA_TRY(assign_all(comm, local, n, d, cfg, out));

@@ -30,6 +30,7 @@ typedef struct km_result {
   int iterations;
   double search_flops;  /* the intra-cluster search this clustering predicts (km_search_flops), 0 if not asked */
   int64_t sample;       /* items the clustering trained on */
+  double seed_flops;    /* the GEMM work of seeding: k-means|| rounds and the k-means++ that reduces them */
   double seconds_lloyd, gflops_lloyd;   /* Lloyd iterations: wall time, 2*sample*k*d per iteration / time */
   double seconds_assign, gflops_assign; /* the assignment of all items */
 } km_result;

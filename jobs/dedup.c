@@ -385,12 +385,13 @@ static void dedup_state_free(dedup_state *s)
   job_input_free(&s->ji);
 }
 
-static json_t *phase_json(const dedup_phase_stats *p, double objective)
+static json_t *phase_json(const dedup_phase_stats *p, double objective, int iterations)
 {
   json_t *o = json_object();
   json_object_set_new(o, "pairs_found", json_integer((json_int_t)p->pairs_found));
   json_object_set_new(o, "pairs_union", json_integer((json_int_t)p->pairs_union));
   json_object_set_new(o, "objective", json_real(isnan(objective) ? 0 : objective));
+  json_object_set_new(o, "iterations", json_integer(iterations));
   json_object_set_new(o, "search_flops", json_real(p->search_flops));
   json_object_set_new(o, "kmeans_flops", json_real(p->kmeans_flops));
   json_object_set_new(o, "work_max_over_mean", json_real(p->work_ratio));
@@ -457,7 +458,7 @@ static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
       if (r == last) MA_CALL(dckpt_load_pairs(s->ck, r, &s->ps));
       MA_CALL(dckpt_load_stats(s->ck, r, &ps));
       log_info("clustering %d: its pairs loaded from %s", r, c->common.workdir);
-      json_array_append_new(phases, phase_json(&ps, s->res.objective));
+      json_array_append_new(phases, phase_json(&ps, s->res.objective, s->res.iterations));
       continue;
     }
     pairbuf found = {0};
@@ -475,10 +476,10 @@ static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
     log_info("clustering %d: %lld pairs >= %.4f found, %lld distinct over clusterings 0..%d; moved %.1f MiB",
              r, (long long)new_pairs, c->lowest, (long long)total, r, (double)ss.bytes_moved / (1 << 20));
     ps = (dedup_phase_stats){(double)new_pairs, (double)total, ss.flops,
-                             2.0 * (double)s->res.sample * (double)c->km.k * (double)d * s->res.iterations +
+                             s->res.seed_flops + 2.0 * (double)s->res.sample * (double)c->km.k * (double)d * s->res.iterations +
                                  2.0 * (double)ji->n * (double)c->km.k * (double)d,
                              ss.work_mean > 0 ? ss.work_max / ss.work_mean : 1, ss.rounds, (double)ss.bytes_moved};
-    json_array_append_new(phases, phase_json(&ps, s->res.objective));
+    json_array_append_new(phases, phase_json(&ps, s->res.objective, s->res.iterations));
     if (s->ck) MA_CALL(dckpt_save_pairs(s->ck, r, &s->ps, &ps));
     MA_CALL(mpi_safe_point(comm, c->common.workdir));
   }
@@ -629,6 +630,8 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   json_object_set_new(s.sum, "groups", json_integer(groups));
   json_object_set_new(s.sum, "recall", recall_json(s.recall, s.recall ? c.reclusterings : 0));
   json_object_set_new(s.sum, "recall_sample", json_integer(sampled));
+  /* the exact search of the sampled items against all n */
+  json_object_set_new(s.sum, "recall_flops", json_real(2.0 * (double)sampled * (double)s.ji.n * (double)d));
   json_object_set_new(s.sum, "threshold", json_real(c.thresholds[0]));
   json_object_set_new(s.sum, "clusters", json_integer(c.km.k));
   json_object_set_new(s.sum, "reclusterings", json_integer(c.reclusterings));

@@ -1,6 +1,9 @@
 /* memaudit: one binary, one command per run, under mpirun or srun. */
 #include <mpi.h>
 #include <stdio.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 
 #include "core/log.h"
@@ -59,6 +62,13 @@ static ma_status dispatch(MPI_Comm comm, int rank, int argc, char **argv)
 int main(int argc, char **argv)
 {
   int rank = 0;
+#ifdef __GLIBC__
+  /* glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), after which
+   * exchange buffers and pair lists come from the heap and their pages stay resident when freed: the
+   * next phase's peak then sits on top of the last one's. A fixed 4 MiB threshold returns them (dedup
+   * on 1M x 256 f16, 2 ranks: peak RSS 523 -> 468 MiB on rank 0). */
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+#endif
   if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
     fprintf(stderr, "memaudit: error: MPI_Init failed\n");
     return MA_ERR_RUNTIME;

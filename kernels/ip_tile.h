@@ -55,9 +55,10 @@ enum { IP_BM_DEFAULT = 256, IP_BN_DEFAULT = 1024 };
 ma_status ip_search(const ma_rows *x, const ma_rows *y, int64_t d, const ip_handler *h,
                     const ip_blocking *b);
 
-/* Like ip_search(x, x, ...), but skips every tile in which all pairs have j <= i. Tiles on the
- * diagonal still hold pairs with j <= i: the handler keeps j > i itself (ip_range_ctx.self).
- * Not collective. */
+/* Like ip_search(x, x, ...), but only for the pairs with j > i, each in exactly one tile: a block of
+ * x rows from i0 meets columns from i0 on, the square on the diagonal (computed by SSYRK) in a tile of
+ * its own. A tile may hold entries with j <= i; their values are undefined, and the handler skips them
+ * itself (ip_range_ctx.self). Not collective. */
 ma_status ip_search_self(const ma_rows *x, int64_t d, const ip_handler *h, const ip_blocking *b);
 
 #endif

@@ -131,6 +131,9 @@ static int64_t pick(const double *cum, int64_t n, double u)
   return lo;
 }
 
+/* Trial seeds per k-means++ step. */
+static int pp_trials(int64_t k) { return 2 + (int)(2 * log((double)k)); }
+
 /* The squared distance of a candidate's items (spread) to a seed at similarity sim: see kmeanspp. */
 static inline double cost_to(double spread, float sim)
 {
@@ -149,22 +152,35 @@ static inline double cost_to(double spread, float sim)
  * without a seed. Candidates are drawn by the part of their cost a seed could still remove,
  * w[i] * (dist[i] - spread[i]). seeds[0..k) are candidate indices. */
 static ma_status kmeanspp(const float *cand, const double *w, const double *spread, int64_t nc, int64_t d, int64_t k,
-                          uint64_t seed, uint64_t stream, int64_t *seeds)
+                          uint64_t seed, uint64_t stream, int64_t gram_bytes, int64_t *seeds)
 {
   ma_status st = MA_OK;
-  const int trials = 2 + (int)(2 * log((double)k));
+  const int trials = pp_trials(k);
   double *dist = NULL, *cum = NULL;
-  float *sim = NULL, *tv = NULL;
+  float *sim = NULL, *tv = NULL, *gram = NULL;
+  const float *row[128];
   int64_t pick_idx[128];
   MA_ALLOC(dist, nc);
   MA_ALLOC(cum, nc);
-  MA_ALLOC(sim, nc * trials);
-  MA_ALLOC(tv, d * trials);
+  /* Every candidate against every other once (one large SGEMM) when that fits in gram_bytes; else each
+   * step's trials against all candidates (a thin SGEMM, several times slower per flop). */
+  if ((double)nc * (double)nc * sizeof(float) <= (double)gram_bytes) {
+    MA_ALLOC(gram, nc * nc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nc, (int)nc, (int)d, 1.0f, cand, (int)d, cand, (int)d,
+                0.0f, gram, (int)nc);
+  } else {
+    MA_ALLOC(sim, nc * trials);
+    MA_ALLOC(tv, d * trials);
+  }
   double acc = 0;
   for (int64_t i = 0; i < nc; i++) cum[i] = acc += w[i];
   seeds[0] = pick(cum, nc, rng_uniform(seed, stream, 0) * acc);
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nc, (int)d, 1.0f, cand, (int)d, cand + seeds[0] * d, 1, 0.0f, sim, 1);
-  for (int64_t i = 0; i < nc; i++) dist[i] = cost_to(spread[i], sim[i]);
+  if (gram) row[0] = gram + seeds[0] * nc;
+  else {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nc, (int)d, 1.0f, cand, (int)d, cand + seeds[0] * d, 1, 0.0f, sim, 1);
+    row[0] = sim;
+  }
+  for (int64_t i = 0; i < nc; i++) dist[i] = cost_to(spread[i], row[0][i]);
   for (int64_t s = 1; s < k; s++) {
     acc = 0;
     for (int64_t i = 0; i < nc; i++) cum[i] = acc += w[i] * (dist[i] - spread[i]);
@@ -172,20 +188,22 @@ static ma_status kmeanspp(const float *cand, const double *w, const double *spre
       seeds[s] = s % nc;
       continue;
     }
-    for (int t = 0; t < trials; t++) {
-      pick_idx[t] = pick(cum, nc, rng_uniform(seed, stream, (uint64_t)(s * 128 + t)) * acc);
-      memcpy(tv + t * d, cand + pick_idx[t] * d, (size_t)d * sizeof *tv);
+    for (int t = 0; t < trials; t++) pick_idx[t] = pick(cum, nc, rng_uniform(seed, stream, (uint64_t)(s * 128 + t)) * acc);
+    /* row[t][i]: trial t against every candidate */
+    if (gram) {
+      for (int t = 0; t < trials; t++) row[t] = gram + pick_idx[t] * nc;
+    } else {
+      for (int t = 0; t < trials; t++) memcpy(tv + t * d, cand + pick_idx[t] * d, (size_t)d * sizeof *tv);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, trials, (int)nc, (int)d, 1.0f, tv, (int)d, cand, (int)d,
+                  0.0f, sim, (int)nc);
+      for (int t = 0; t < trials; t++) row[t] = sim + t * nc;
     }
-    /* sim[t][i]: trial t against every candidate, contiguous for the potential below */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, trials, (int)nc, (int)d, 1.0f, tv, (int)d, cand, (int)d,
-                0.0f, sim, (int)nc);
     int best_t = 0;
     double best_pot = INFINITY;
     for (int t = 0; t < trials; t++) {
       double pot = 0;
-      const float *row = sim + t * nc;
       for (int64_t i = 0; i < nc; i++) {
-        double c = cost_to(spread[i], row[i]);
+        double c = cost_to(spread[i], row[t][i]);
         pot += w[i] * (c < dist[i] ? c : dist[i]);
       }
       if (pot < best_pot) {
@@ -195,7 +213,7 @@ static ma_status kmeanspp(const float *cand, const double *w, const double *spre
     }
     seeds[s] = pick_idx[best_t];
     for (int64_t i = 0; i < nc; i++) {
-      double c = cost_to(spread[i], sim[best_t * nc + i]);
+      double c = cost_to(spread[i], row[best_t][i]);
       if (c < dist[i]) dist[i] = c;
     }
   }
@@ -204,11 +222,13 @@ done:
   free(cum);
   free(sim);
   free(tv);
+  free(gram);
   return st;
 }
 
 ma_status km_seed_from_candidates(const float *cand, const double *weight, const double *spread, int64_t nc, int64_t d,
-                                  int64_t k, uint64_t seed, uint64_t stream, int iters, float *centroids)
+                                  int64_t k, uint64_t seed, uint64_t stream, int iters, int64_t gram_bytes,
+                                  float *centroids)
 {
   ma_status st = MA_OK;
   int64_t *seeds = NULL, *best = NULL, *counts = NULL;
@@ -219,7 +239,7 @@ ma_status km_seed_from_candidates(const float *cand, const double *weight, const
     return MA_OK;
   }
   MA_ALLOC(seeds, k);
-  MA_TRY(kmeanspp(cand, weight, spread, nc, d, k, seed, stream, seeds));
+  MA_TRY(kmeanspp(cand, weight, spread, nc, d, k, seed, stream, gram_bytes, seeds));
   for (int64_t c = 0; c < k; c++) memcpy(centroids + c * d, cand + seeds[c] * d, (size_t)d * sizeof *cand);
 
   MA_ALLOC(best, nc);
@@ -260,4 +280,13 @@ double km_search_flops(const int64_t *counts, int64_t k, int64_t sample, int64_t
   double scale = sample > 0 ? (double)n / (double)sample : 0, total = 0;
   for (int64_t c = 0; c < k; c++) total += ((double)counts[c] * scale) * ((double)counts[c] * scale);
   return total * (double)d;
+}
+
+double km_seed_flops(int64_t nc, int64_t d, int64_t k, int iters, int64_t gram_bytes)
+{
+  if (nc <= k) return 0;
+  double per = 2.0 * (double)nc * (double)d; /* one row against every candidate */
+  double pp = (double)nc * (double)nc * sizeof(float) <= (double)gram_bytes ? per * (double)nc
+                                                                           : per * (1 + (double)(k - 1) * pp_trials(k));
+  return pp + per * (double)k * iters;
 }

@@ -39,10 +39,19 @@ int64_t km_split_empty(float *centroids, int64_t *counts, const unsigned char *e
 
 /* K seeds from nc weighted candidates (row-major, unit norm, float32): candidate i stands for weight[i]
  * items whose mean squared distance to it is spread[i]. Greedy k-means++ (see kmeans.c for how the
- * spread enters), then `iters` weighted Lloyd iterations, all deterministic from (seed, stream). With
+ * spread enters), then `iters` weighted Lloyd iterations, all deterministic from (seed, stream, and
+ * whether the nc x nc similarities fit in gram_bytes: then they are computed once, else per step). With
  * nc <= k every candidate is a seed and the rest repeat them. Not collective. */
 ma_status km_seed_from_candidates(const float *cand, const double *weight, const double *spread, int64_t nc, int64_t d,
-                                  int64_t k, uint64_t seed, uint64_t stream, int iters, float *centroids);
+                                  int64_t k, uint64_t seed, uint64_t stream, int iters, int64_t gram_bytes,
+                                  float *centroids);
+
+/* Bytes of candidate similarities kept for k-means++ (a 5,000-candidate k-means|| at K = 1024 fits). */
+#define KM_GRAM_BYTES ((int64_t)128 << 20)
+
+/* The GEMM flops of km_seed_from_candidates for nc candidates (with `iters` Lloyd iterations). Not
+ * collective. */
+double km_seed_flops(int64_t nc, int64_t d, int64_t k, int iters, int64_t gram_bytes);
 
 /* The flops an intra-cluster search would cost if n items fell into clusters in the proportions of the
  * sample's counts (sample items over all clusters): a cluster of m items costs m^2 / 2 inner products

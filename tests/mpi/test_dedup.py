@@ -80,7 +80,12 @@ for rule in ('search-cost', 'converged'):
     with h5py.File(out, 'r') as f:
         iters[rule] = int(f['clusterings/0'].attrs['iterations'])
         p = f['pairs'][...]
+        cent, assign = f['clusterings/0/centroids'][...], f['clusterings/0/assignment'][...]
     assert np.all(np.sum(x[p['a']] * x[p['b']], axis=1) >= 0.8 - 1e-5)
+    # every item at its nearest centroid, the sample's (whose Lloyd assignment is reused) included
+    sim = x @ cent.T.astype(np.float64)
+    got = sim[np.arange(len(x)), assign]
+    assert np.all(got >= sim.max(axis=1) - 1e-5), f'{rule}: an item is not at its nearest centroid'
 assert iters['search-cost'] < iters['converged'], iters
 
 # 2. Byte-identical at 1, 2, 3, 4 ranks: float16, two shards, two thresholds.

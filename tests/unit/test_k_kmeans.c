@@ -134,24 +134,28 @@ static void test_seed_separated(void **state)
     for (int64_t j = 0; j < d; j++) dot += (double)cand[i * d + j] * cand[o * d + j];
     spread[i] = 2 - 2 * dot;
   }
-  assert_int_equal(km_seed_from_candidates(cand, w, spread, nc, d, k, 1, 2, 3, seeds), MA_OK);
-  int hit[8] = {0};
-  for (int64_t s = 0; s < k; s++) {
-    int64_t best = 0;
-    float bs = -2;
-    for (int64_t c = 0; c < k; c++) {
-      float dot = 0;
-      for (int64_t j = 0; j < d; j++) dot += seeds[s * d + j] * centre[c * d + j];
-      if (dot > bs) {
-        bs = dot;
-        best = c;
+  /* the candidates' similarities computed once (gram) or per step: both find every blob */
+  for (int gram = 0; gram < 2; gram++) {
+    assert_int_equal(km_seed_from_candidates(cand, w, spread, nc, d, k, 1, 2, 3, gram ? KM_GRAM_BYTES : 0, seeds),
+                     MA_OK);
+    int hit[8] = {0};
+    for (int64_t s = 0; s < k; s++) {
+      int64_t best = 0;
+      float bs = -2;
+      for (int64_t c = 0; c < k; c++) {
+        float dot = 0;
+        for (int64_t j = 0; j < d; j++) dot += seeds[s * d + j] * centre[c * d + j];
+        if (dot > bs) {
+          bs = dot;
+          best = c;
+        }
       }
+      hit[best]++;
     }
-    hit[best]++;
+    for (int c = 0; c < 8; c++) assert_int_equal(hit[c], 1);
   }
-  for (int c = 0; c < 8; c++) assert_int_equal(hit[c], 1);
   /* Fewer candidates than clusters: every candidate is a seed, then they repeat. */
-  assert_int_equal(km_seed_from_candidates(cand, w, spread, 3, d, 5, 1, 2, 3, seeds), MA_OK);
+  assert_int_equal(km_seed_from_candidates(cand, w, spread, 3, d, 5, 1, 2, 3, KM_GRAM_BYTES, seeds), MA_OK);
   assert_memory_equal(seeds + 3 * d, cand, (size_t)(2 * d) * sizeof *cand);
   free(centre);
   free(cand);
