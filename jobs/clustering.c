@@ -27,7 +27,7 @@ static const ip_blocking km_tiles = {.pad = 1};
 #define KM_INIT_PER_CLUSTER 32
 
 /* Weighted Lloyd iterations that polish the k-means++ seeds among the candidates. */
-#define KM_SEED_ITERS 3
+#define KM_SEED_ITERS 1
 
 /* Streams of one clustering r: the generator's stream numbers are shifted by r so that every
  * clustering draws anew. */
