@@ -166,15 +166,15 @@ static int64_t dedup_need(const h5in *in, int64_t rows, const void *ctx)
 }
 
 /* Rows one round of the search may move to a rank: what the budget leaves (each row is in the send and
- * the receive buffer, with its id, position and block), and at most a quarter of the rank's share, so
+ * the receive buffer, with its id, position and block), and at most an eighth of the rank's share, so
  * that the exchange keeps the peak memory near the data's own size even under a generous budget. */
 static ma_status round_rows_for(const dedup_cfg *c, const job_input *ji, int64_t *rows)
 {
   int64_t most = ji->rows.count, dim = ji->in->dim, esize = ji->in->type == MA_F16 ? 2 : 4;
   int64_t used = most * h5in_row_bytes(ji->in) + dedup_need(ji->in, most, c);
-  int64_t per_row = 2 * (24 + dim * esize) + 24, quarter = most / 4 > 8192 ? most / 4 : 8192;
+  int64_t per_row = 2 * (24 + dim * esize) + 24, eighth = most / 8 > 8192 ? most / 8 : 8192;
   *rows = (ji->budget - used) / per_row;
-  if (*rows > quarter) *rows = quarter;
+  if (*rows > eighth) *rows = eighth;
   if (*rows < 2048)
     return ma_fail(MA_ERR_DATA, "the memory budget leaves room for %lld rows per search round; at least 2048 are needed: "
                    "use more ranks or a larger --mem-per-rank", (long long)(*rows > 0 ? *rows : 0));
@@ -595,6 +595,9 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
     MA_TRY(h5out_attr_i64(s.out, "/recall", "sample", sampled));
   }
 
+  /* Nothing from here on reads a vector: the keep decision's gathering of groups, the job's last peak,
+   * gets their memory. */
+  job_input_drop_vectors(&s.ji);
   int64_t removed = 0, groups = 0, npairs = 0;
   MA_TRY(decide(comm, &c, &s, &removed, &groups));
   log_phase_begin("write");

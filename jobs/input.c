@@ -51,6 +51,12 @@ ma_status job_input_load(MPI_Comm comm, const ma_opts *o, const char *what, job_
   return MA_OK;
 }
 
+void job_input_drop_vectors(job_input *ji)
+{
+  free(ji->rows.data);
+  ji->rows.data = NULL;
+}
+
 void job_input_free(job_input *ji)
 {
   h5in_rows_free(&ji->rows);

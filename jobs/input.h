@@ -30,6 +30,10 @@ ma_status job_input_load(MPI_Comm comm, const ma_opts *o, const char *what, job_
                          job_input *ji);
 ma_status job_input_read(MPI_Comm comm, const ma_opts *o, const char *what, job_need_fn need, const void *ctx,
                          job_input *ji);
+/* Frees this rank's vectors (ids, counts and offsets stay): for a command whose last phases need no
+ * vector, so that their peak does not sit on top of the data. Not collective. */
+void job_input_drop_vectors(job_input *ji);
+
 void job_input_free(job_input *ji);
 
 /* "memaudit CMD ARGS..." for the command_line attribute (caller frees). Not collective. */

@@ -126,13 +126,20 @@ ma_status pairset_merge(MPI_Comm comm, pairset *ps, pairbuf *add)
   pairbuf_free(add);
   MA_TRY(mpi_agree(comm, st));
   MA_TRY(xchg_alltoallv(comm, send, counts, sizeof(dd_pair), (void **)&recv, rcounts, &nrecv));
+  free(send);
+  send = NULL;
   dd_pair *all = realloc(ps->v, (size_t)(ps->n + nrecv + 1) * sizeof *all);
   if (!all) st = ma_fail(MA_ERR_RUNTIME, "out of memory merging %lld pairs", (long long)(ps->n + nrecv));
   else {
     memcpy(all + ps->n, recv, (size_t)nrecv * sizeof *recv);
+    free(recv);
+    recv = NULL;
     ps->v = all;
     ps->n += nrecv;
     sort_unique(ps->v, &ps->n);
+    /* most pairs a later clustering finds are known already: give back the room they took */
+    all = realloc(ps->v, (size_t)(ps->n + 1) * sizeof *all);
+    if (all) ps->v = all;
   }
   st = mpi_agree(comm, st);
 done:
