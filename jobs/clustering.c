@@ -325,7 +325,6 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t n, int64_t d, 
     double secs = log_now() - t0;
     t_all += secs;
     out->iterations = it + 1;
-    if (cfg->stop_on_search_cost) out->search_flops = search;
     log_info("clustering %d iteration %2d: objective %.6f, imbalance %.2f, %lld changed, %lld empty repaired, "
              "search %.3g TFLOP, %.2f s, %.1f GFLOP/s", cfg->clustering, it + 1, out->train_objective,
              (double)largest * (double)k / (double)s->global, (long long)changed, (long long)repaired,

@@ -28,7 +28,6 @@ typedef struct km_result {
   double objective;     /* mean cosine of every item to its centroid */
   double train_objective; /* the same over the sample, at the last iteration */
   int iterations;
-  double search_flops;  /* the intra-cluster search this clustering predicts (km_search_flops), 0 if not asked */
   int64_t sample;       /* items the clustering trained on */
   double seed_flops;    /* the GEMM work of seeding: k-means|| rounds and the k-means++ that reduces them */
   double seconds_lloyd, gflops_lloyd;   /* Lloyd iterations: wall time, 2*sample*k*d per iteration / time */

@@ -131,6 +131,9 @@ static int64_t pick(const double *cum, int64_t n, double u)
   return lo;
 }
 
+/* Whether the nc x nc candidate similarities fit in gram_bytes. */
+static int gram_fits(int64_t nc, int64_t gram_bytes) { return (double)nc * (double)nc * sizeof(float) <= (double)gram_bytes; }
+
 /* Trial seeds per k-means++ step. */
 static int pp_trials(int64_t k) { return 2 + (int)(2 * log((double)k)); }
 
@@ -164,7 +167,7 @@ static ma_status kmeanspp(const float *cand, const double *w, const double *spre
   MA_ALLOC(cum, nc);
   /* Every candidate against every other once (one large SGEMM) when that fits in gram_bytes; else each
    * step's trials against all candidates (a thin SGEMM, several times slower per flop). */
-  if ((double)nc * (double)nc * sizeof(float) <= (double)gram_bytes) {
+  if (gram_fits(nc, gram_bytes)) {
     MA_ALLOC(gram, nc * nc);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nc, (int)nc, (int)d, 1.0f, cand, (int)d, cand, (int)d,
                 0.0f, gram, (int)nc);
@@ -286,7 +289,6 @@ double km_seed_flops(int64_t nc, int64_t d, int64_t k, int iters, int64_t gram_b
 {
   if (nc <= k) return 0;
   double per = 2.0 * (double)nc * (double)d; /* one row against every candidate */
-  double pp = (double)nc * (double)nc * sizeof(float) <= (double)gram_bytes ? per * (double)nc
-                                                                           : per * (1 + (double)(k - 1) * pp_trials(k));
+  double pp = gram_fits(nc, gram_bytes) ? per * (double)nc : per * (1 + (double)(k - 1) * pp_trials(k));
   return pp + per * (double)k * iters;
 }
