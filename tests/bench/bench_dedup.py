@@ -16,7 +16,6 @@ Prints a table; asserts nothing about time (a benchmark, not a test)."""
 import argparse
 import json
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -38,16 +37,17 @@ tmp = tempfile.mkdtemp(prefix='ma-bench-dedup-')
 
 
 def ma(*args, timed_ranks=True):
-    """Runs memaudit on 2 ranks, each under GNU time for its peak resident memory."""
+    """Runs memaudit on 2 ranks, each under GNU time for its peak resident memory (a file per rank:
+    the two ranks' stderr lines can interleave)."""
     cmd = ['mpiexec', '-q', '--oversubscribe', '-n', '2']
     if timed_ranks:
-        cmd += ['/usr/bin/time', '-f', 'maxrss_kb %M']
+        cmd += ['sh', '-c', f'exec /usr/bin/time -o {tmp}/maxrss.$OMPI_COMM_WORLD_RANK -f %M "$@"', 'sh']
     t = time.perf_counter()
     r = subprocess.run(cmd + [memaudit] + [str(x) for x in args], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
     if r.returncode:
         raise SystemExit(f'memaudit failed: {r.stderr[-2000:]}')
-    rss = [int(v) for v in re.findall(r'maxrss_kb (\d+)', r.stderr)]
+    rss = [int(open(f'{tmp}/maxrss.{rank}').read().split()[-1]) for rank in range(2)] if timed_ranks else []
     return wall, rss
 
 
