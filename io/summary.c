@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/log.h"
 #include "io/h5out.h"
 #include "mpi/comm.h"
@@ -15,6 +16,9 @@ json_t *summary_new(const char *command)
   if (!s) return NULL;
   json_object_set_new(s, "command", json_string(command));
   json_object_set_new(s, "version", json_string(MEMAUDIT_VERSION));
+  /* figures from different machines compare only with the code paths that made them */
+  json_object_set_new(s, "isa", json_string(cpu_isa_name(cpu_isa_active())));
+  json_object_set_new(s, "blas_core", json_string(cpu_blas_core()));
   return s;
 }
 

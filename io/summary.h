@@ -8,7 +8,8 @@
 
 #include "core/status.h"
 
-/* A summary object with "command" and "version" set. Not collective. */
+/* A summary object with "command", "version", "isa" (the CPU path in use) and "blas_core" (OpenBLAS's
+ * core) set. Not collective. */
 json_t *summary_new(const char *command);
 
 /* Adds n, dim, ranks, seconds and phases, and writes it atomically to path from rank 0 (nothing when

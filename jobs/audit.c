@@ -514,6 +514,17 @@ static ma_status config_text(const audit_cfg *c, char **text)
   return st;
 }
 
+/* Every output against every input, before any work. Collective on comm. */
+static ma_status check_paths(MPI_Comm comm, const audit_cfg *c)
+{
+  paths p = {0};
+  opts_paths(&c->common, "--train", &p);
+  opts_paths_inputs(&c->gen, "--generated", &p);
+  opts_paths_inputs(&c->hold, "--holdout", &p);
+  paths_add_out(&p, "--csv", c->csv, PATHS_FILE);
+  return paths_check(comm, &p);
+}
+
 ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
 {
   ma_status st = MA_OK;
@@ -541,6 +552,7 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
     if (rank == 0) fputs(audit_help, stdout);
     goto done;
   }
+  MA_TRY(check_paths(comm, &c));
 
   /* Metadata of every input, and D checked, before anything is allocated for the data. */
   MA_TRY(job_input_open(comm, &c.common, &ji));

@@ -385,8 +385,12 @@ static void dedup_state_free(dedup_state *s)
   job_input_free(&s->ji);
 }
 
-static json_t *phase_json(const dedup_phase_stats *p, double objective, int iterations)
+/* One clustering's figures for the summary; ss (the search's timings) is NULL when its pairs came from a
+ * checkpoint, and res's timings are 0 when the clustering did. */
+static json_t *phase_json(const dedup_phase_stats *p, const km_result *res, const dedup_search_stats *ss)
 {
+  double objective = res->objective;
+  int iterations = res->iterations;
   json_t *o = json_object();
   json_object_set_new(o, "pairs_found", json_integer((json_int_t)p->pairs_found));
   json_object_set_new(o, "pairs_union", json_integer((json_int_t)p->pairs_union));
@@ -397,6 +401,14 @@ static json_t *phase_json(const dedup_phase_stats *p, double objective, int iter
   json_object_set_new(o, "work_max_over_mean", json_real(p->work_ratio));
   json_object_set_new(o, "rounds", json_integer((json_int_t)p->rounds));
   json_object_set_new(o, "bytes_moved", json_integer((json_int_t)p->bytes_moved));
+  /* rates over all ranks (k-means) and per rank (search): set beside an SGEMM peak, they say how much
+   * of the machine each phase used */
+  json_object_set_new(o, "lloyd_seconds", json_real(res->seconds_lloyd));
+  json_object_set_new(o, "lloyd_gflops", json_real(res->gflops_lloyd));
+  json_object_set_new(o, "assign_seconds", json_real(res->seconds_assign));
+  json_object_set_new(o, "assign_gflops", json_real(res->gflops_assign));
+  json_object_set_new(o, "search_seconds", json_real(ss ? ss->seconds : 0));
+  json_object_set_new(o, "search_gflops_per_rank", json_real(ss ? ss->gflops : 0));
   return o;
 }
 
@@ -458,7 +470,7 @@ static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
       if (r == last) MA_CALL(dckpt_load_pairs(s->ck, r, &s->ps));
       MA_CALL(dckpt_load_stats(s->ck, r, &ps));
       log_info("clustering %d: its pairs loaded from %s", r, c->common.workdir);
-      json_array_append_new(phases, phase_json(&ps, s->res.objective, s->res.iterations));
+      json_array_append_new(phases, phase_json(&ps, &s->res, NULL));
       continue;
     }
     pairbuf found = {0};
@@ -479,7 +491,7 @@ static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
                              s->res.seed_flops + 2.0 * (double)s->res.sample * (double)c->km.k * (double)d * s->res.iterations +
                                  2.0 * (double)ji->n * (double)c->km.k * (double)d,
                              ss.work_mean > 0 ? ss.work_max / ss.work_mean : 1, ss.rounds, (double)ss.bytes_moved};
-    json_array_append_new(phases, phase_json(&ps, s->res.objective, s->res.iterations));
+    json_array_append_new(phases, phase_json(&ps, &s->res, &ss));
     if (s->ck) MA_CALL(dckpt_save_pairs(s->ck, r, &s->ps, &ps));
     MA_CALL(mpi_safe_point(comm, c->common.workdir));
   }
@@ -516,6 +528,16 @@ static ma_status decide(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, int64
   return MA_OK;
 }
 
+/* Every output against every input, before any work. Collective on comm. */
+static ma_status check_paths(MPI_Comm comm, const dedup_cfg *c)
+{
+  paths p = {0};
+  opts_paths(&c->common, "-i", &p);
+  paths_add_spec(&p, "--priority", c->priority);
+  paths_add_out(&p, "--keep-list", c->keep_list, PATHS_FILE);
+  return paths_check(comm, &p);
+}
+
 ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
 {
   ma_status st = MA_OK;
@@ -533,6 +555,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
     if (rank == 0) fputs(dedup_help, stdout);
     goto done;
   }
+  MA_TRY(check_paths(comm, &c));
   MA_TRY(job_input_open(comm, &c.common, &s.ji));
   if (c.common.workdir) {
     char *config = NULL;

@@ -16,6 +16,8 @@ typedef struct dedup_search_stats {
   double work_max, work_mean; /* comparisons per rank */
   double flops;               /* 2 * D * comparisons, all ranks */
   int64_t bytes_moved;        /* all ranks */
+  double seconds;             /* the slowest rank's time in the search kernels (exchange excluded) */
+  double gflops;              /* the slowest rank's rate in them, per rank (compare with one core's SGEMM) */
 } dedup_search_stats;
 
 /* Appends to out every pair (a < b) of items in one cluster with similarity >= threshold, tagged with

@@ -255,6 +255,9 @@ ma_status cmd_embed(MPI_Comm comm, int argc, char **argv)
     if (rank == 0) fputs(embed_help, stdout);
     goto done;
   }
+  paths p = {0};
+  opts_paths(&c.common, "--images", &p);
+  MA_TRY(paths_check(comm, &p));
   int64_t images = c.common.ninputs, budget, most;
   const char *source;
   shard_range(images, nranks, rank, &s.lo, &s.hi);

@@ -78,6 +78,9 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
     if (rank == 0) fputs(kmeans_help, stdout);
     goto done;
   }
+  paths p = {0};
+  opts_paths(&c.common, "-i", &p);
+  MA_TRY(paths_check(comm, &p));
   MA_TRY(job_input_open(comm, &c.common, &ji));
   if (c.km.k > ji.in->n)
     MA_TRY(ma_fail(MA_ERR_DATA, "%lld rows are fewer than the %lld clusters asked for", (long long)ji.in->n,

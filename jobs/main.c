@@ -6,6 +6,7 @@
 #endif
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "io/h5util.h"
@@ -38,6 +39,9 @@ static void usage(FILE *f)
 
 static ma_status dispatch(MPI_Comm comm, int rank, int argc, char **argv)
 {
+  const char *warning;
+  MA_CALL(cpu_init(&warning));
+  if (*warning && rank == 0) fprintf(stderr, "memaudit: warning: %s (%s)\n", warning, cpu_isa_name(cpu_isa_active()));
   if (argc < 2) {
     if (rank == 0) usage(stderr);
     return ma_fail(MA_ERR_USAGE, "no command given");
@@ -47,7 +51,9 @@ static ma_status dispatch(MPI_Comm comm, int rank, int argc, char **argv)
     return MA_OK;
   }
   if (!strcmp(argv[1], "--version")) {
-    if (rank == 0) printf("memaudit %s\n", MEMAUDIT_VERSION);
+    if (rank == 0)
+      printf("memaudit %s\ncpu path %s (this CPU runs %s)\nOpenBLAS core %s\n", MEMAUDIT_VERSION,
+             cpu_isa_name(cpu_isa_active()), cpu_isa_name(cpu_isa_hardware()), cpu_blas_core());
     return MA_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

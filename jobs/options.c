@@ -22,21 +22,29 @@ void opts_free(ma_opts *o)
   free(o->inputs);
   o->inputs = NULL;
   o->ninputs = 0;
+  for (int i = 0; i < o->nlists; i++) free(o->lists[i]);
+  free(o->lists);
+  o->lists = NULL;
+  o->nlists = 0;
 }
 
-static ma_status push_input(ma_opts *o, const char *spec, size_t len)
+/* Appends a copy of s[0, len) to the array *v of *n strings. */
+static ma_status push_string(char ***v, int *n, const char *s, size_t len)
 {
-  char **grown = realloc(o->inputs, (size_t)(o->ninputs + 1) * sizeof *grown);
+  char **grown = realloc(*v, (size_t)(*n + 1) * sizeof *grown);
   if (!grown) return ma_fail(MA_ERR_RUNTIME, "out of memory");
-  o->inputs = grown;
-  if (!(o->inputs[o->ninputs] = strndup(spec, len))) return ma_fail(MA_ERR_RUNTIME, "out of memory");
-  o->ninputs++;
+  *v = grown;
+  if (!(grown[*n] = strndup(s, len))) return ma_fail(MA_ERR_RUNTIME, "out of memory");
+  (*n)++;
   return MA_OK;
 }
+
+static ma_status push_input(ma_opts *o, const char *spec, size_t len) { return push_string(&o->inputs, &o->ninputs, spec, len); }
 
 ma_status opts_add_input(ma_opts *o, const char *spec)
 {
   if (spec[0] != '@') return push_input(o, spec, strlen(spec));
+  MA_CALL(push_string(&o->lists, &o->nlists, spec + 1, strlen(spec + 1)));
   FILE *f = fopen(spec + 1, "r");
   if (!f) return ma_fail(MA_ERR_USAGE, "cannot read input list %s: %s", spec + 1, strerror(errno));
   char line[4096];
@@ -53,6 +61,20 @@ ma_status opts_add_input(ma_opts *o, const char *spec)
   fclose(f);
   if (st == MA_OK && lines == 0) st = ma_fail(MA_ERR_USAGE, "input list %s names no file", spec + 1);
   return st;
+}
+
+void opts_paths_inputs(const ma_opts *o, const char *input_option, paths *p)
+{
+  for (int i = 0; i < o->ninputs; i++) paths_add_spec(p, input_option, o->inputs[i]);
+  for (int i = 0; i < o->nlists; i++) paths_add_in(p, input_option, o->lists[i]);
+}
+
+void opts_paths(const ma_opts *o, const char *input_option, paths *p)
+{
+  opts_paths_inputs(o, input_option, p);
+  paths_add_out(p, "-o", o->output, PATHS_FILE);
+  paths_add_out(p, "--summary", o->summary, PATHS_FILE);
+  paths_add_out(p, "--workdir", o->workdir, PATHS_WORKDIR);
 }
 
 ma_status opts_int64(const char *s, const char *name, int64_t lo, int64_t hi, int64_t *out)

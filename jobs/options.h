@@ -7,10 +7,13 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "io/paths.h"
 
 typedef struct ma_opts {
   char **inputs; /* PATH[:DATASET] specs, @LIST expanded */
   int ninputs;
+  char **lists; /* the @LIST files themselves */
+  int nlists;
   const char *output;
   const char *summary;
   const char *workdir;
@@ -52,6 +55,13 @@ ma_status opts_common(ma_opts *o, int c, const char *arg, int *handled);
 
 /* Adds an input spec, or every line of the file after '@'. Not collective. */
 ma_status opts_add_input(ma_opts *o, const char *spec);
+
+/* Adds o's inputs (each spec's file and each @LIST, labelled `input_option`) to p, for paths_check.
+ * Not collective. */
+void opts_paths_inputs(const ma_opts *o, const char *input_option, paths *p);
+
+/* The same, and -o (a file), --summary and --workdir. Not collective. */
+void opts_paths(const ma_opts *o, const char *input_option, paths *p);
 
 /* Strict number parsers: the whole string, within [lo, hi], else MA_ERR_USAGE naming the option. */
 ma_status opts_int64(const char *s, const char *name, int64_t lo, int64_t hi, int64_t *out);

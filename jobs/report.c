@@ -1663,6 +1663,15 @@ ma_status cmd_report(MPI_Comm comm, int argc, char **argv)
   memset(&c, 0, sizeof c);
   MA_MPI_TRY(MPI_Comm_rank(comm, &rank));
   st = parse(argc, argv, &c);
+  if (st == MA_OK && !c.help) {
+    paths p = {0};
+    paths_add_in(&p, "RESULT", c.result);
+    opts_paths_inputs(&c.images, "--images", &p);
+    opts_paths_inputs(&c.gen_images, "--generated-images", &p);
+    paths_add_in(&p, "--image-root", c.image_root);
+    paths_add_out(&p, "-o", c.outdir, PATHS_FOLDER);
+    st = paths_check(comm, &p);
+  }
   if (st == MA_OK) {
     log_init(rank, c.verbosity);
     if (c.help) {

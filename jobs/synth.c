@@ -192,6 +192,14 @@ static ma_status write_attrs(h5out *o, const synth_cfg *c, const synth_params *t
   return MA_OK;
 }
 
+/* Path of the shard list: OUT.list (OUT without its .h5). */
+static void list_path(const char *out, char *buf, size_t len)
+{
+  size_t stem = strlen(out);
+  if (stem > 3 && !strcmp(out + stem - 3, ".h5")) stem -= 3;
+  snprintf(buf, len, "%.*s.list", (int)stem, out);
+}
+
 /* Path of shard s: OUT itself for one shard, else OUT-<s>-of-<S>.h5 (OUT without its .h5). */
 static void shard_path(const char *out, int64_t s, int64_t shards, char *buf, size_t len)
 {
@@ -217,9 +225,7 @@ static ma_status write_list(MPI_Comm comm, const synth_cfg *c)
       shard_path(c->common.output, s, c->shards, path, sizeof path);
       len += (size_t)snprintf(text + len, cap - len, "%s\n", path);
     }
-    size_t stem = strlen(c->common.output);
-    if (stem > 3 && !strcmp(c->common.output + stem - 3, ".h5")) stem -= 3;
-    snprintf(list, sizeof list, "%.*s.list", (int)stem, c->common.output);
+    list_path(c->common.output, list, sizeof list);
     if (st == MA_OK) st = file_write_atomic(list, text, len);
     if (st == MA_OK) log_info("wrote %lld shards, listed in %s (use -i @%s)", (long long)c->shards, list, list);
     free(text);
@@ -259,6 +265,28 @@ done:
   return st;
 }
 
+/* The files synth writes (each shard, the list) against --like, before any work. Collective on comm. */
+static ma_status check_paths(MPI_Comm comm, const synth_cfg *c)
+{
+  paths p = {0};
+  char *names = c->shards > 1 ? malloc((size_t)(c->shards + 1) * 4096) : NULL;
+  if (c->shards > 1 && !names) p.st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  paths_add_in(&p, "--like", c->like);
+  if (!names) paths_add_out(&p, "-o", c->common.output, PATHS_FILE);
+  for (int64_t s = 0; names && s < c->shards; s++) {
+    shard_path(c->common.output, s, c->shards, names + s * 4096, 4096);
+    paths_add_out(&p, "-o", names + s * 4096, PATHS_FILE);
+  }
+  if (names) {
+    list_path(c->common.output, names + c->shards * 4096, 4096);
+    paths_add_out(&p, "-o", names + c->shards * 4096, PATHS_FILE);
+  }
+  paths_add_out(&p, "--summary", c->common.summary, PATHS_FILE);
+  ma_status st = paths_check(comm, &p);
+  free(names);
+  return st;
+}
+
 ma_status cmd_synth(MPI_Comm comm, int argc, char **argv)
 {
   ma_status st = MA_OK;
@@ -276,6 +304,7 @@ ma_status cmd_synth(MPI_Comm comm, int argc, char **argv)
     if (rank == 0) fputs(synth_help, stdout);
     goto done;
   }
+  MA_TRY(check_paths(comm, &c));
   synth_params train = c.p;
   train.seed = c.common.seed;
   if (c.like) {
