@@ -23,6 +23,8 @@ os.environ.setdefault('OPENBLAS_NUM_THREADS', '2')
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 import numpy as np  # noqa: E402  (after the thread settings)
 
+from machine import describe, isa_env  # noqa: E402
+
 p = argparse.ArgumentParser()
 p.add_argument('--build', default=os.path.join(os.path.dirname(__file__), '..', '..', 'build'))
 p.add_argument('--n', type=int, default=1000000)
@@ -31,9 +33,11 @@ p.add_argument('--dim', type=int, default=256)
 p.add_argument('--k', type=int, default=10)
 p.add_argument('--ranks', type=int, default=2)
 p.add_argument('--keep', action='store_true', help='keep the temporary directory')
+p.add_argument('--isa', default='default', help='MEMAUDIT_ISA for memaudit (default: the CPU\'s best)')
 a = p.parse_args()
 memaudit = os.path.abspath(os.path.join(a.build, 'memaudit'))
-env = dict(os.environ, OPENBLAS_NUM_THREADS='1', OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+env = isa_env(dict(os.environ, OPENBLAS_NUM_THREADS='1', OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1'),
+              a.isa)
 mpiexec = ['mpiexec', '-q', '--oversubscribe', '-n', str(a.ranks)]
 tmp = tempfile.mkdtemp(prefix='ma-bench-audit-')
 
@@ -93,6 +97,7 @@ maxdiff = float(np.max(np.abs(sims - fs)))
 
 print(f'\naudit: {a.queries} queries x {a.n} training items x {a.dim} float32, k = {a.k}, '
       f'{a.ranks} ranks / 2 threads')
+print(f'  {describe(memaudit, env)}')
 print(f'  OpenBLAS SGEMM peak (2 threads, {a.queries}x{a.dim} . {a.dim}x16384 pieces): {peak:7.1f} GFLOP/s')
 print(f'  memaudit audit   search {ma_search:6.1f} s  {flop / ma_search / 1e9:6.1f} GFLOP/s '
       f'= {flop / ma_search / 1e9 / peak:5.1%} of peak   (whole job {wall:6.1f} s, incl. start-up, read, write)')

@@ -24,15 +24,19 @@ os.environ.setdefault('OPENBLAS_NUM_THREADS', '2')
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 import numpy as np  # noqa: E402  (after the thread settings)
 
+from machine import describe, isa_env  # noqa: E402
+
 p = argparse.ArgumentParser()
 p.add_argument('--build', default=os.path.join(os.path.dirname(__file__), '..', '..', 'build'))
 p.add_argument('--n', type=int, default=1000000)
 p.add_argument('--dim', type=int, default=256)
 p.add_argument('--k', type=int, default=1024)
 p.add_argument('--threshold', type=float, default=0.95)
+p.add_argument('--isa', default='default', help='MEMAUDIT_ISA for memaudit (default: the CPU\'s best)')
 a = p.parse_args()
 memaudit = os.path.abspath(os.path.join(a.build, 'memaudit'))
-env = dict(os.environ, OPENBLAS_NUM_THREADS='1', OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+env = isa_env(dict(os.environ, OPENBLAS_NUM_THREADS='1', OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1'),
+              a.isa)
 tmp = tempfile.mkdtemp(prefix='ma-bench-dedup-')
 
 
@@ -100,6 +104,7 @@ for cl in range(a.k):
 sem = time.perf_counter() - t
 
 print(f'\ndedup: {a.n} x {a.dim} float16, K = {a.k}, threshold {a.threshold}, 2 ranks / 2 threads')
+print(f'  {describe(memaudit, env)}')
 print(f'  OpenBLAS SGEMM peak (2 threads, {m}x{a.dim} . {a.dim}x{a.k}): {peak:.1f} GFLOP/s')
 for name, (wall, rss, s, flops) in rows.items():
     eff = flops / (peak * 1e9) / wall

@@ -22,6 +22,8 @@ os.environ.setdefault('OPENBLAS_NUM_THREADS', '2')
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 import numpy as np  # noqa: E402  (after the thread settings)
 
+from machine import describe, isa_env  # noqa: E402
+
 p = argparse.ArgumentParser()
 p.add_argument('--build', default=os.path.join(os.path.dirname(__file__), '..', '..', 'build'))
 p.add_argument('--n', type=int, default=262144)
@@ -30,9 +32,11 @@ p.add_argument('--k', type=int, default=1024)
 p.add_argument('--iters', type=int, default=20)
 p.add_argument('--assign-n', type=int, default=1000000)
 p.add_argument('--ranks', type=int, default=2)
+p.add_argument('--isa', default='default', help='MEMAUDIT_ISA for memaudit (default: the CPU\'s best)')
 a = p.parse_args()
 memaudit = os.path.abspath(os.path.join(a.build, 'memaudit'))
-env = dict(os.environ, OPENBLAS_NUM_THREADS='1', OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+env = isa_env(dict(os.environ, OPENBLAS_NUM_THREADS='1', OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1'),
+              a.isa)
 mpiexec = ['mpiexec', '-q', '--oversubscribe', '-n', str(a.ranks)]
 tmp = tempfile.mkdtemp(prefix='ma-bench-kmeans-')
 
@@ -87,6 +91,7 @@ s2 = json.load(open(summary2))['clusterings'][0]
 
 iter_flop = flop * s['clusterings'][0]['iterations']
 print(f'\nk-means: {a.n} x {a.dim} float32, K = {a.k}, {a.iters} iterations, {a.ranks} ranks / 2 threads')
+print(f'  {describe(memaudit, env)}')
 print(f'  OpenBLAS SGEMM peak (2 threads, {a.n}x{a.dim} . {a.dim}x{a.k}): {peak:7.1f} GFLOP/s')
 print(f'  memaudit kmeans  wall {wall:6.1f} s  Lloyd {ma_lloyd:6.1f} s  {ma_gflops:6.1f} GFLOP/s '
       f'= {ma_gflops / peak:5.1%} of peak  objective {ma_obj:.5f}')
