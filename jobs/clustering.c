@@ -16,10 +16,6 @@
 #include "io/ckpt.h"
 #include "mpi/comm.h"
 
-/* Every search here has the same y on every rank (centroids, candidates): with x padded to whole tiles
- * each row's similarities have the same bits whatever the rank count (kernels/ip_tile.h). */
-static const ip_blocking km_tiles = {.pad = 1};
-
 /* Candidates per k-means|| round, as a multiple of k (Bahmani et al. use 0.5k to 2k). */
 #define KM_OVERSAMPLE 1.0
 /* k-means|| runs on a sub-sample of this many items per cluster: each of its rounds costs as much as a
@@ -124,9 +120,9 @@ static ma_status update_nearest(const km_sample *s, const float *cand, int64_t f
 {
   ma_rows y = {cand, MA_F32, nb, d};
   ip_argmax_ctx am;
-  ip_argmax_init(&am, s->local, best, sim);
+  ip_argmax_init(&am, &s->rows, &y, d, best, sim);
   ip_handler h = ip_argmax_handler(&am);
-  MA_CALL(ip_search(&s->rows, &y, d, &h, &km_tiles));
+  MA_CALL(ip_search(&s->rows, &y, d, &h, NULL));
   for (int64_t i = 0; i < s->local; i++)
     if (sim[i] > best_sim[i]) {
       best_sim[i] = sim[i];
@@ -299,9 +295,9 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t n, int64_t d, 
   for (int it = 0; it < cfg->iters; it++) {
     double t0 = log_now();
     ip_argmax_ctx am;
-    ip_argmax_init(&am, s->local, best, best_sim);
+    ip_argmax_init(&am, &s->rows, &y, d, best, best_sim);
     ip_handler h = ip_argmax_handler(&am);
-    st = ip_search(&s->rows, &y, d, &h, &km_tiles);
+    st = ip_search(&s->rows, &y, d, &h, NULL);
     if (st == MA_OK) {
       memset(buf, 0, (size_t)nbuf * sizeof *buf);
       st = km_accumulate(&s->rows, d, best, k, buf, buf + k * d);
@@ -363,9 +359,9 @@ static ma_status assign_all(MPI_Comm comm, const ma_rows *local, int64_t n, int6
   if (st == MA_OK) {
     ma_rows y = {out->centroids, MA_F32, k, d};
     ip_argmax_ctx am;
-    ip_argmax_init(&am, local->rows, best, sim);
+    ip_argmax_init(&am, local, &y, d, best, sim);
     ip_handler h = ip_argmax_handler(&am);
-    st = ip_search(local, &y, d, &h, &km_tiles);
+    st = ip_search(local, &y, d, &h, NULL);
   }
   if (st == MA_OK) {
     for (int64_t i = 0; i < local->rows; i++) {

@@ -1,13 +1,15 @@
-/* Half <-> float conversion: scalar references and the AVX-512F / F16C paths, picked at run time.
+/* Half <-> float conversion: scalar references and the AVX-512F / F16C paths, picked by
+ * cpu_isa_active() (a cached load: the CPU is asked once per process, not once per call).
  * The vector loops convert whole blocks and leave the last n % 16 (or n % 8) elements to the
  * reference, which gives the same bits. */
 #include "kernels/f16.h"
 
 #include <string.h>
 
+#include "core/cpu.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #define F16_X86 1
-#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define F16_X86 0
@@ -81,7 +83,7 @@ __attribute__((target("avx512f,f16c"))) static void to_f32_avx512(const uint16_t
     out[i] = f16_to_f32_ref(in[i]);
 }
 
-__attribute__((target("avx,f16c"))) static void to_f32_f16c(const uint16_t *in, float *out, int64_t n)
+__attribute__((target("avx2,fma,f16c"))) static void to_f32_avx2(const uint16_t *in, float *out, int64_t n)
 {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -100,7 +102,7 @@ __attribute__((target("avx512f,f16c"))) static void to_f16_avx512(const float *i
     out[i] = f32_to_f16_ref(in[i]);
 }
 
-__attribute__((target("avx,f16c"))) static void to_f16_f16c(const float *in, uint16_t *out, int64_t n)
+__attribute__((target("avx2,fma,f16c"))) static void to_f16_avx2(const float *in, uint16_t *out, int64_t n)
 {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -110,38 +112,16 @@ __attribute__((target("avx,f16c"))) static void to_f16_f16c(const float *in, uin
 }
 #endif
 
-#if F16_X86
-/* CPUID.1:ECX.F16C; not every compiler's __builtin_cpu_supports knows "f16c". */
-static int cpu_has_f16c(void)
-{
-  unsigned a, b, c, d;
-  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
-}
-#endif
-
-f16_isa f16_isa_best(void)
+void f16_to_f32(const uint16_t *in, float *out, int64_t n)
 {
 #if F16_X86
-  if (__builtin_cpu_supports("avx512f"))
-    return F16_ISA_AVX512;
-  if (__builtin_cpu_supports("avx") && cpu_has_f16c())
-    return F16_ISA_F16C;
-#endif
-  return F16_ISA_SCALAR;
-}
-
-void f16_to_f32_isa(f16_isa isa, const uint16_t *in, float *out, int64_t n)
-{
-  f16_isa best = f16_isa_best();
-  if (isa > best)
-    isa = best;
-#if F16_X86
-  if (isa == F16_ISA_AVX512) {
+  cpu_isa isa = cpu_isa_active();
+  if (isa >= CPU_ISA_AVX512) {
     to_f32_avx512(in, out, n);
     return;
   }
-  if (isa == F16_ISA_F16C) {
-    to_f32_f16c(in, out, n);
+  if (isa >= CPU_ISA_AVX2) {
+    to_f32_avx2(in, out, n);
     return;
   }
 #endif
@@ -149,25 +129,19 @@ void f16_to_f32_isa(f16_isa isa, const uint16_t *in, float *out, int64_t n)
     out[i] = f16_to_f32_ref(in[i]);
 }
 
-void f16_to_f32(const uint16_t *in, float *out, int64_t n) { f16_to_f32_isa(f16_isa_best(), in, out, n); }
-
-void f32_to_f16_isa(f16_isa isa, const float *in, uint16_t *out, int64_t n)
+void f32_to_f16(const float *in, uint16_t *out, int64_t n)
 {
-  f16_isa best = f16_isa_best();
-  if (isa > best)
-    isa = best;
 #if F16_X86
-  if (isa == F16_ISA_AVX512) {
+  cpu_isa isa = cpu_isa_active();
+  if (isa >= CPU_ISA_AVX512) {
     to_f16_avx512(in, out, n);
     return;
   }
-  if (isa == F16_ISA_F16C) {
-    to_f16_f16c(in, out, n);
+  if (isa >= CPU_ISA_AVX2) {
+    to_f16_avx2(in, out, n);
     return;
   }
 #endif
   for (int64_t i = 0; i < n; i++)
     out[i] = f32_to_f16_ref(in[i]);
 }
-
-void f32_to_f16(const float *in, uint16_t *out, int64_t n) { f32_to_f16_isa(f16_isa_best(), in, out, n); }

@@ -1,10 +1,15 @@
 /* The handlers: most tile entries are below what a row already holds, so each handler scans a row with
  * one of three vector primitives (max, first index at or above a bound, count at or above a bound) and
- * does scalar work only at the rare hits. */
+ * does scalar work only at the rare hits. The primitives come in plain C (the reference), AVX2 and
+ * AVX-512, picked by cpu_isa_active(); all three give the same answers (max: the same value, up to the
+ * sign of a zero, which no caller sees: argmax only compares it). */
 #include "kernels/ip_handlers.h"
 
 #include <math.h>
 #include <stdlib.h>
+
+#include "core/cpu.h"
+#include "kernels/topk_exact.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define IP_X86 1
@@ -46,25 +51,95 @@ static int64_t count_ge_c(const float *s, int64_t n, float t)
 static const row_scan scan_c = {max_c, first_ge_c, count_ge_c};
 
 #if IP_X86
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* max(v, m) takes m when v is NaN (MAXPS returns its second operand on a NaN), as max_c skips it. */
+AVX2 static float max_avx2(const float *s, int64_t n)
+{
+  __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    m0 = _mm256_max_ps(_mm256_loadu_ps(s + j), m0);
+    m1 = _mm256_max_ps(_mm256_loadu_ps(s + j + 8), m1);
+    m2 = _mm256_max_ps(_mm256_loadu_ps(s + j + 16), m2);
+    m3 = _mm256_max_ps(_mm256_loadu_ps(s + j + 24), m3);
+  }
+  for (; j + 8 <= n; j += 8) m0 = _mm256_max_ps(_mm256_loadu_ps(s + j), m0);
+  m0 = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  float m = _mm_cvtss_f32(h);
+  for (; j < n; j++)
+    if (s[j] > m) m = s[j];
+  return m;
+}
+
+AVX2 static int64_t first_ge_avx2(const float *s, int64_t from, int64_t n, float t)
+{
+  __m256 vt = _mm256_set1_ps(t);
+  int64_t j = from;
+  for (; j + 32 <= n; j += 32) {
+    unsigned k0 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j), vt, _CMP_GE_OQ));
+    unsigned k1 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j + 8), vt, _CMP_GE_OQ));
+    unsigned k2 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j + 16), vt, _CMP_GE_OQ));
+    unsigned k3 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j + 24), vt, _CMP_GE_OQ));
+    if (k0 | k1 | k2 | k3) return j + __builtin_ctz(k0 | k1 << 8 | k2 << 16 | k3 << 24);
+  }
+  for (; j + 8 <= n; j += 8) {
+    unsigned k = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j), vt, _CMP_GE_OQ));
+    if (k) return j + __builtin_ctz(k);
+  }
+  for (; j < n; j++)
+    if (s[j] >= t) return j;
+  return n;
+}
+
+/* A true comparison is -1 in a lane: subtracting it counts. */
+AVX2 static int64_t count_ge_avx2(const float *s, int64_t n, float t)
+{
+  __m256 vt = _mm256_set1_ps(t);
+  int64_t j = 0, total = 0;
+  while (n - j >= 16) {
+    /* 32-bit lane counters: flush at least every 2^30 elements */
+    int64_t end = j + ((n - j) / 16 * 16 < ((int64_t)1 << 30) ? (n - j) / 16 * 16 : ((int64_t)1 << 30));
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+    for (; j < end; j += 16) {
+      c0 = _mm256_sub_epi32(c0, _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(s + j), vt, _CMP_GE_OQ)));
+      c1 = _mm256_sub_epi32(c1, _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(s + j + 8), vt, _CMP_GE_OQ)));
+    }
+    __m256i c = _mm256_add_epi32(c0, c1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    total += _mm_cvtsi128_si32(h);
+  }
+  for (; j < n; j++) total += s[j] >= t;
+  return total;
+}
+
+static const row_scan scan_avx2 = {max_avx2, first_ge_avx2, count_ge_avx2};
+
 #define AVX512 __attribute__((target("avx512f")))
 
 /* lanes [0, r) of 16, for 0 <= r < 16 */
 static inline __mmask16 tail_mask(int64_t r) { return (__mmask16)((1u << r) - 1u); }
 
+/* As in max_avx2, the loaded values go first so that a NaN is skipped. */
 AVX512 static float max_avx512(const float *s, int64_t n)
 {
   __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
   int64_t j = 0;
   for (; j + 64 <= n; j += 64) {
-    m0 = _mm512_max_ps(m0, _mm512_loadu_ps(s + j));
-    m1 = _mm512_max_ps(m1, _mm512_loadu_ps(s + j + 16));
-    m2 = _mm512_max_ps(m2, _mm512_loadu_ps(s + j + 32));
-    m3 = _mm512_max_ps(m3, _mm512_loadu_ps(s + j + 48));
+    m0 = _mm512_max_ps(_mm512_loadu_ps(s + j), m0);
+    m1 = _mm512_max_ps(_mm512_loadu_ps(s + j + 16), m1);
+    m2 = _mm512_max_ps(_mm512_loadu_ps(s + j + 32), m2);
+    m3 = _mm512_max_ps(_mm512_loadu_ps(s + j + 48), m3);
   }
-  for (; j + 16 <= n; j += 16) m0 = _mm512_max_ps(m0, _mm512_loadu_ps(s + j));
+  for (; j + 16 <= n; j += 16) m0 = _mm512_max_ps(_mm512_loadu_ps(s + j), m0);
   if (j < n) {
     __mmask16 k = tail_mask(n - j);
-    m1 = _mm512_mask_max_ps(m1, k, m1, _mm512_maskz_loadu_ps(k, s + j));
+    m1 = _mm512_mask_max_ps(m1, k, _mm512_maskz_loadu_ps(k, s + j), m1);
   }
   return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
 }
@@ -124,46 +199,75 @@ AVX512 static int64_t count_ge_avx512(const float *s, int64_t n, float t)
 static const row_scan scan_avx512 = {max_avx512, first_ge_avx512, count_ge_avx512};
 #endif
 
-static int simd_on = 1;
-
-void ip_handlers_set_simd(int on) { simd_on = on; }
-
 static const row_scan *scan(void)
 {
 #if IP_X86
-  if (simd_on && __builtin_cpu_supports("avx512f")) return &scan_avx512;
+  cpu_isa isa = cpu_isa_active();
+  if (isa >= CPU_ISA_AVX512) return &scan_avx512;
+  if (isa >= CPU_ISA_AVX2) return &scan_avx2;
 #endif
   return &scan_c;
 }
 
 /* ---- argmax ---- */
 
-void ip_argmax_init(ip_argmax_ctx *c, int64_t n, int64_t *best, float *best_sim)
+void ip_argmax_init(ip_argmax_ctx *c, const ma_rows *x, const ma_rows *y, int64_t d, int64_t *best,
+                    float *best_sim)
 {
   c->best = best;
   c->best_sim = best_sim;
-  for (int64_t i = 0; i < n; i++) {
+  c->x = x;
+  c->y = y;
+  c->d = d;
+  c->rescored = 0;
+  for (int64_t i = 0; i < x->rows; i++) {
     best[i] = -1;
     best_sim[i] = -INFINITY;
   }
 }
 
+/* The largest float at most v - band: a GEMM similarity below it is more than band below v, so its
+ * exact value is below v. */
+static float reach_of(float v, float band)
+{
+  double t = (double)v - (double)band;
+  float f = (float)t;
+  return (double)f > t ? nextafterf(f, -INFINITY) : f;
+}
+
+/* Rescores (row i, column j) exactly and keeps it if it beats row i's best (ties: lower column). */
+static void argmax_consider(ip_argmax_ctx *c, int64_t i, int64_t j)
+{
+  float e = topk_exact_dot(c->x, i, c->y, j, c->d);
+  c->rescored++;
+  if (e > c->best_sim[i] || (e == c->best_sim[i] && j < c->best[i])) {
+    c->best_sim[i] = e;
+    c->best[i] = j;
+  }
+}
+
+/* A column can win only if its exact similarity reaches the row's best exact one, so only if its GEMM
+ * similarity reaches best - band. The tile's GEMM maximum is rescored first: its exact value raises the
+ * bar for the rest of the row, and usually nothing else in the row reaches it. */
 static ma_status argmax_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int64_t nj,
                              const float *s, int64_t lds)
 {
   ip_argmax_ctx *c = ctx;
   const row_scan *sc = scan();
+  float band = topk_exact_band(c->d);
   for (int64_t i = 0; i < mi; i++) {
     const float *r = s + i * lds;
+    int64_t row = i0 + i;
     float m = sc->max(r, nj);
-    float *best_sim = &c->best_sim[i0 + i];
-    int64_t *best = &c->best[i0 + i];
-    if (!(m >= *best_sim)) continue; /* also when m is NaN */
-    int64_t j = sc->first_ge(r, 0, nj, m);
-    if (j == nj) continue;
-    if (m > *best_sim || j0 + j < *best) {
-      *best_sim = m;
-      *best = j0 + j;
+    if (!(m >= reach_of(c->best_sim[row], band))) continue; /* also when m is NaN */
+    int64_t jm = sc->first_ge(r, 0, nj, m);
+    if (jm == nj) continue; /* m is -INFINITY from a row of NaNs */
+    argmax_consider(c, row, j0 + jm);
+    float reach = reach_of(c->best_sim[row], band);
+    for (int64_t j = sc->first_ge(r, 0, nj, reach); j < nj; j = sc->first_ge(r, j + 1, nj, reach)) {
+      if (j == jm) continue;
+      argmax_consider(c, row, j0 + j);
+      reach = reach_of(c->best_sim[row], band);
     }
   }
   return MA_OK;

@@ -1,13 +1,14 @@
 /* Result handlers for ip_search (kernels/ip_tile.h): what to keep of each tile of inner products.
  *
- *   argmax  per x row, the most similar y row              (k-means assignment)
+ *   argmax  per x row, the most similar y row, exactly     (k-means assignment)
  *   top-k   per x row, the k most similar y ids, and a count of y rows at or above a threshold
  *                                                          (nearest-neighbour search, audit)
  *   range   every (x row, y row) pair at or above a threshold   (duplicate search)
  *
  * Ties go to the lower y index (argmax) or id (top-k). Similarities are expected finite: a NaN never
  * wins and is never counted. Handler contexts are plain structs the caller owns; one context must not
- * be used by two searches at once. Row scans use AVX-512 when the CPU has it, plain C otherwise. */
+ * be used by two searches at once. Row scans run in plain C, AVX2 or AVX-512, as cpu_isa_active()
+ * (core/cpu.h) says; every path gives the same results. */
 #ifndef MA_IP_HANDLERS_H
 #define MA_IP_HANDLERS_H
 
@@ -18,15 +19,24 @@
 
 /* ---- argmax ---- */
 
+/* The argmax is exact: GEMM similarities only pick candidates; the ones within topk_exact_band(d) of
+ * the row's best are rescored by topk_exact_dot, and best_sim is that exact value. So the result is
+ * ip_ref_argmax's, bit for bit, whatever the blocking, where a row falls in a tile (which the rank
+ * count changes) or the BLAS, provided rows have norm at most about 1 (the band's assumption). */
 typedef struct {
-  int64_t *best;   /* [x rows] y row index of the largest inner product; -1 before any */
-  float *best_sim; /* [x rows] that inner product; -INFINITY before any */
+  int64_t *best;       /* [x rows] y row index of the largest exact inner product; -1 before any */
+  float *best_sim;     /* [x rows] that inner product (topk_exact_dot); -INFINITY before any */
+  const ma_rows *x, *y; /* the rows of the search, to rescore candidates */
+  int64_t d;
+  int64_t rescored;    /* exact inner products computed so far (for logs and tests) */
 } ip_argmax_ctx;
 
-/* Points c at best[n] and best_sim[n] and empties them. Not collective. */
-void ip_argmax_init(ip_argmax_ctx *c, int64_t n, int64_t *best, float *best_sim);
+/* Points c at best[x->rows] and best_sim[x->rows], empties them, and keeps x, y and d, which must be
+ * those given to ip_search. Not collective. */
+void ip_argmax_init(ip_argmax_ctx *c, const ma_rows *x, const ma_rows *y, int64_t d, int64_t *best,
+                    float *best_sim);
 
-/* The handler that keeps, per x row, the largest inner product and its y row (ties: lower y row).
+/* The handler that keeps, per x row, the largest exact inner product and its y row (ties: lower y row).
  * Not collective. */
 ip_handler ip_argmax_handler(ip_argmax_ctx *c);
 
@@ -83,11 +93,5 @@ void ip_range_free(ip_range_ctx *c);
 /* The handler that appends every pair with sim >= threshold (and b > a when self) to c->pairs,
  * growing it; it fails with MA_ERR_RUNTIME when it cannot, keeping the pairs it had. Not collective. */
 ip_handler ip_range_handler(ip_range_ctx *c);
-
-/* ---- instruction set ---- */
-
-/* on = 0 makes the handlers scan rows in plain C even on an AVX-512 CPU; on = 1 (the default) lets
- * them use AVX-512 when the CPU has it. For tests and benchmarks; not thread-safe. Not collective. */
-void ip_handlers_set_simd(int on);
 
 #endif

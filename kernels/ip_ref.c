@@ -19,11 +19,24 @@ static double element(const ma_rows *r, int64_t row, int64_t c)
   return ((const float *)r->data)[row * r->ld + c];
 }
 
+/* The order every exact inner product adds in (topk_exact_dot gives the same bits): products in double,
+ * which is exact for floats and halves, summed into LANES partial sums s[c % LANES] in index order,
+ * then folded by adding the upper half of the sums onto the lower, 16 -> 8 -> 4 -> 2 -> 1. Fixed lanes
+ * let a vector version keep one lane per register element and still give the same bits. */
+enum { LANES = 16 };
+
+static float fold(double *s)
+{
+  for (int w = LANES / 2; w >= 1; w /= 2)
+    for (int l = 0; l < w; l++) s[l] += s[l + w];
+  return (float)s[0];
+}
+
 float ip_ref_dot(const ma_rows *x, int64_t i, const ma_rows *y, int64_t j, int64_t d)
 {
-  double acc = 0;
-  for (int64_t c = 0; c < d; c++) acc += element(x, i, c) * element(y, j, c);
-  return (float)acc;
+  double s[LANES] = {0};
+  for (int64_t c = 0; c < d; c++) s[c % LANES] += element(x, i, c) * element(y, j, c);
+  return fold(s);
 }
 
 /* The rows of r as a dense rows × d array of doubles (decoded once, not once per product). */
@@ -41,9 +54,9 @@ done:
 
 static float dot(const double *a, const double *b, int64_t d)
 {
-  double acc = 0;
-  for (int64_t c = 0; c < d; c++) acc += a[c] * b[c];
-  return (float)acc;
+  double s[LANES] = {0};
+  for (int64_t c = 0; c < d; c++) s[c % LANES] += a[c] * b[c];
+  return fold(s);
 }
 
 ma_status ip_ref_argmax(const ma_rows *x, const ma_rows *y, int64_t d, int64_t *best,

@@ -1,5 +1,5 @@
 /* Reference versions of the ip_search handlers (kernels/ip_handlers.h): the obvious loops, each inner
- * product summed in double and rounded to float once. Slow; the tests check the tuned kernels against
+ * product summed in double in a fixed order (ip_ref_dot) and rounded to float once. Slow; the tests check the tuned kernels against
  * them. Same tie rules: argmax ties go to the lower y row, top-k ties to the lower id. */
 #ifndef MA_IP_REF_H
 #define MA_IP_REF_H
@@ -10,7 +10,9 @@
 #include "kernels/ip_handlers.h"
 #include "kernels/ip_tile.h"
 
-/* <x_i, y_j> over d elements. Not collective. */
+/* <x_i, y_j> over d elements: the products in double, added into 16 partial sums s[c % 16] in index
+ * order, folded 16 -> 8 -> 4 -> 2 -> 1 (s[l] += s[l + w]), rounded to float once. topk_exact_dot is
+ * the fast version of this, with the same bits. Not collective. */
 float ip_ref_dot(const ma_rows *x, int64_t i, const ma_rows *y, int64_t j, int64_t d);
 
 /* How far a float32 GEMM inner product of unit vectors can stray from ip_ref_dot: (d + 2) * 2^-23.

@@ -89,8 +89,6 @@ static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_han
   MA_CALL(check_rows(y, "y", d));
   if (!h || !h->tile) return ma_fail(MA_ERR_USAGE, "ip_search: no handler");
   int64_t bm, bn, chunk;
-  int pad = b && b->pad;
-  float *px = NULL;
   MA_CALL(blocking(b, &bm, &bn, &chunk));
   if (x->rows == 0 || y->rows == 0) return MA_OK;
 
@@ -108,12 +106,8 @@ static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_han
    * (measured ~2% slower). */
   int64_t lds = ((bn < y->rows ? bn : y->rows) + 15) / 16 * 16;
   if (lds % 256 == 0) lds += 16;
-  s = alloc_floats((pad || bm < x->rows ? bm : x->rows) * lds);
+  s = alloc_floats((bm < x->rows ? bm : x->rows) * lds);
   if (!s) goto nomem;
-  if (pad) {
-    if (!(px = alloc_floats(bm * d))) goto nomem;
-    for (int64_t k = 0; k < bm * d; k++) px[k] = 0;
-  }
   if (outer->src->type == MA_F16 && !(outer->buf = alloc_floats(ob * d))) goto nomem;
   if (inner->src->type == MA_F16 && !(inner->buf = alloc_floats(chunk * d))) goto nomem;
 
@@ -142,9 +136,9 @@ static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_han
           operand_load(outer, o0, on);
           loaded_outer = 1;
         }
-        int64_t ldx, ldy, m_call = mi;
+        int64_t ldx, ldy;
         const float *xb = operand_rows(&xo, i0, &ldx), *yb = operand_rows(&yo, j0, &ldy);
-        if (self && j0 == i0 && !pad) {
+        if (self && j0 == i0) {
           /* The square on the diagonal by SSYRK, upper triangle only (about 40% faster than SGEMM on
            * 256 rows); the tile's columns right of it, if any, by SGEMM below. */
           int64_t nd = mi < nj ? mi : nj;
@@ -155,14 +149,7 @@ static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_han
           nj -= nd;
           yb += nd * ldy;
         }
-        if (pad && mi < bm) { /* the rows below mi keep whatever they held: their results are not read */
-          for (int64_t r = 0; r < mi; r++)
-            for (int64_t k = 0; k < d; k++) px[r * d + k] = xb[r * ldx + k];
-          xb = px;
-          ldx = d;
-          m_call = bm;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m_call, (int)nj, (int)d, 1.0f, xb,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mi, (int)nj, (int)d, 1.0f, xb,
                     (int)ldx, yb, (int)ldy, 0.0f, s, (int)lds);
         MA_TRY(h->tile(h->ctx, i0, j0, mi, nj, s, lds));
       }
@@ -174,7 +161,6 @@ nomem:
                "bn %lld, chunk %lld)", (long long)d, (long long)bm, (long long)bn, (long long)chunk);
 done:
   free(s);
-  free(px);
   free(xo.buf);
   free(yo.buf);
   return st;

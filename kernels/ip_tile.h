@@ -31,16 +31,12 @@ typedef struct ip_handler {
 } ip_handler;
 
 /* Rows of x (bm) and of y (bn) per tile, and rows of the inner operand (the one with fewer rows)
- * kept widened to float across a pass (chunk). 0 means the default.
- *
- * pad: every SGEMM call gets exactly bm rows of x (the last tile is padded). OpenBLAS takes other code
- * paths for small shapes (a small-matrix kernel, GEMV for one row), which round differently; with a
- * fixed tile height a row's inner products no longer depend on how many rows x has or where the row
- * falls, so a search whose y is the same everywhere (k-means centroids) gives the same bits on every
- * rank count. It costs at most one tile of extra work per call. */
+ * kept widened to float across a pass (chunk). 0 means the default. A tile's inner products are
+ * SGEMM's, whose rounding depends on the tile's shape (OpenBLAS takes other code paths for small
+ * shapes): handlers that must give the same bits wherever a row falls rescore their candidates exactly
+ * (the argmax handler, topk_exact). */
 typedef struct {
   int64_t bm, bn, chunk;
-  int pad;
 } ip_blocking;
 
 /* Defaults, measured on AMD EPYC (AVX-512, 2 MiB L2 per core) with OpenBLAS on 1 thread: a 1 MiB

@@ -6,24 +6,83 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "kernels/f16.h"
 #include "kernels/ip_handlers.h"
 #include "kernels/rng.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#define KM_X86 1
+#include <immintrin.h>
+#else
+#define KM_X86 0
+#endif
+
 /* Rows widened per block when x is float16. */
 #define KM_BLOCK 1024
 
-static void accumulate_f32(const float *x, int64_t n, int64_t ld, int64_t d, const int64_t *assign,
-                           int64_t *sums, int64_t *counts)
+/* round(v * KM_FIXED_ONE), half away from zero: km_accumulate_ref's lround in double, in float
+ * arithmetic. v * 2^24 is exact; so is its integer part t (|v| <= 1: it fits int32) and the fraction
+ * a - t (a float minus its integer part), whose comparison with 1/2 settles the rounding. (Adding 0.5
+ * before truncating would not do: at |a| >= 2^23 the sum rounds to even.) */
+static inline int32_t fixed_of(float v)
 {
-  const float one = (float)KM_FIXED_ONE;
+  float a = v * (float)KM_FIXED_ONE;
+  int32_t t = (int32_t)a;
+  float f = a - (float)t;
+  return t + (f >= 0.5f) - (f <= -0.5f);
+}
+
+/* sums[assign[i]] += fixed_of(x row i) and counts[assign[i]]++: the reference of the vector versions. */
+static void accumulate_c(const float *x, int64_t n, int64_t ld, int64_t d, const int64_t *assign, int64_t *sums,
+                         int64_t *counts)
+{
   for (int64_t i = 0; i < n; i++) {
     int64_t *s = sums + assign[i] * d;
     const float *xi = x + i * ld;
     counts[assign[i]]++;
-    /* |x| <= 1, so x * 2^24 fits int32; rounding half away from zero, vectorisable. */
-    for (int64_t j = 0; j < d; j++) s[j] += (int32_t)(xi[j] * one + (xi[j] >= 0 ? 0.5f : -0.5f));
+    for (int64_t j = 0; j < d; j++) s[j] += fixed_of(xi[j]);
   }
+}
+
+#if KM_X86
+/* fixed_of on 8 lanes: a true comparison is -1 in a lane, so subtracting "f >= 1/2" adds one. */
+__attribute__((target("avx2,fma,f16c"))) static void accumulate_avx2(const float *x, int64_t n, int64_t ld,
+                                                                     int64_t d, const int64_t *assign,
+                                                                     int64_t *sums, int64_t *counts)
+{
+  const __m256 one = _mm256_set1_ps((float)KM_FIXED_ONE), half = _mm256_set1_ps(0.5f), mhalf = _mm256_set1_ps(-0.5f);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t *s = sums + assign[i] * d;
+    const float *xi = x + i * ld;
+    counts[assign[i]]++;
+    int64_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+      __m256 a = _mm256_mul_ps(_mm256_loadu_ps(xi + j), one);
+      __m256i t = _mm256_cvttps_epi32(a);
+      __m256 f = _mm256_sub_ps(a, _mm256_cvtepi32_ps(t));
+      t = _mm256_sub_epi32(t, _mm256_castps_si256(_mm256_cmp_ps(f, half, _CMP_GE_OQ)));
+      t = _mm256_add_epi32(t, _mm256_castps_si256(_mm256_cmp_ps(f, mhalf, _CMP_LE_OQ)));
+      __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(t)), hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(t, 1));
+      _mm256_storeu_si256((__m256i *)(s + j), _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(s + j)), lo));
+      _mm256_storeu_si256((__m256i *)(s + j + 4), _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(s + j + 4)), hi));
+    }
+    for (; j < d; j++) s[j] += fixed_of(xi[j]);
+  }
+}
+#endif
+
+static void accumulate_f32(const float *x, int64_t n, int64_t ld, int64_t d, const int64_t *assign,
+                           int64_t *sums, int64_t *counts)
+{
+#if KM_X86
+  /* The AVX2 version serves the AVX-512 path too: a 16-lane one measured 10-20% slower on Zen 5. */
+  if (cpu_isa_active() >= CPU_ISA_AVX2) {
+    accumulate_avx2(x, n, ld, d, assign, sums, counts);
+    return;
+  }
+#endif
+  accumulate_c(x, n, ld, d, assign, sums, counts);
 }
 
 ma_status km_accumulate(const ma_rows *x, int64_t d, const int64_t *assign, int64_t k, int64_t *sums,
@@ -252,7 +311,7 @@ ma_status km_seed_from_candidates(const float *cand, const double *weight, const
   ma_rows x = {cand, MA_F32, nc, d}, y = {centroids, MA_F32, k, d};
   for (int it = 0; it < iters; it++) {
     ip_argmax_ctx am;
-    ip_argmax_init(&am, nc, best, best_sim);
+    ip_argmax_init(&am, &x, &y, d, best, best_sim);
     ip_handler h = ip_argmax_handler(&am);
     MA_TRY(ip_search(&x, &y, d, &h, NULL));
     memset(sums, 0, (size_t)(k * d) * sizeof *sums);

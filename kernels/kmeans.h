@@ -14,8 +14,9 @@
  * and let 2^39 items share one cluster before an int64 sum could overflow. */
 #define KM_FIXED_ONE 16777216.0
 
-/* sums[a*d + j] += round(x[i][j] * KM_FIXED_ONE) and counts[a]++ for a = assign[i], over the n rows of
- * x (float32 or float16). Not collective. */
+/* sums[a*d + j] += round(x[i][j] * KM_FIXED_ONE) (half away from zero) and counts[a]++ for a = assign[i],
+ * over the n rows of x (float32 or float16). Scalar or AVX2 (also on the AVX-512 path); the same
+ * integers as km_accumulate_ref on every path. Not collective. */
 ma_status km_accumulate(const ma_rows *x, int64_t d, const int64_t *assign, int64_t k, int64_t *sums,
                         int64_t *counts);
 void km_accumulate_ref(const ma_rows *x, int64_t d, const int64_t *assign, int64_t k, int64_t *sums,

@@ -20,7 +20,8 @@
  * log, pow or sin, whose last bit may change with the CPU (glibc picks FMA variants at run time); so a
  * row's bits do not depend on where it was made. Normals come from synth_add_normals: Box-Muller on 64
  * hashed bits per pair, with ln, sin and cos as short polynomials. Its AVX-512 path makes 32 normals
- * per step; the scalar one is the reference it is tested against.
+ * per step, its AVX2 path 16 (with the 64-bit multiplies of the hash built from 32-bit ones); the
+ * scalar one is the reference both are tested against.
  *
  * That needs every a*b+c rounded twice, as written, never fused into an FMA: the kernel library is built
  * with -ffp-contract=off (CMakeLists.txt) whatever else the flags say; the unit test checks it. */
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "kernels/rng.h"
 #include "kernels/rowops.h"
 
@@ -138,6 +140,99 @@ static void add_normals_scalar(uint64_t key, float scale, float *out, int64_t fr
 }
 
 #if SYNTH_X86
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define W_F(x) _mm256_set1_ps(x)
+#define W_I(x) _mm256_set1_epi32((int)(x))
+
+/* The low 64 bits of a * m per 64-bit lane (AVX2 has no 64-bit multiply): lo(a) lo(m) + ((hi(a) lo(m) +
+ * lo(a) hi(m)) << 32), the high products dropping out modulo 2^64. */
+AVX2 static inline __m256i mullo64_avx2(__m256i a, uint64_t m)
+{
+  const __m256i ml = _mm256_set1_epi64x((long long)(m & 0xffffffffu)), mh = _mm256_set1_epi64x((long long)(m >> 32));
+  __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), ml), _mm256_mul_epu32(a, mh));
+  return _mm256_add_epi64(_mm256_mul_epu32(a, ml), _mm256_slli_epi64(cross, 32));
+}
+
+AVX2 static inline __m256i mix_avx2(__m256i z)
+{
+  z = _mm256_xor_si256(z, _mm256_srli_epi64(z, 30));
+  z = mullo64_avx2(z, 0xbf58476d1ce4e5b9ull);
+  z = _mm256_xor_si256(z, _mm256_srli_epi64(z, 27));
+  z = mullo64_avx2(z, 0x94d049bb133111ebull);
+  return _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
+}
+
+/* normal_pair on 8 lanes, operation for operation. */
+AVX2 static inline void normal_pair_avx2(__m256i a, __m256i b, __m256 *zc, __m256 *zs)
+{
+  __m256 u1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_srli_epi32(a, 8), W_I(1))), W_F(0x1p-24f));
+  __m256i ix = _mm256_add_epi32(_mm256_castps_si256(u1), W_I(0x3f800000u - BM_SQRT_HALF_BITS));
+  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(ix, 23), W_I(127)));
+  __m256 f = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_and_si256(ix, W_I(0x007fffffu)), W_I(BM_SQRT_HALF_BITS)));
+  __m256 s = _mm256_div_ps(_mm256_sub_ps(f, W_F(1.0f)), _mm256_add_ps(f, W_F(1.0f)));
+  __m256 s2 = _mm256_mul_ps(s, s);
+  __m256 lp = _mm256_add_ps(_mm256_mul_ps(W_F(BM_L9), s2), W_F(BM_L7));
+  lp = _mm256_add_ps(_mm256_mul_ps(lp, s2), W_F(BM_L5));
+  lp = _mm256_add_ps(_mm256_mul_ps(lp, s2), W_F(BM_L3));
+  lp = _mm256_add_ps(_mm256_mul_ps(lp, s2), W_F(1.0f));
+  __m256 ln_u1 = _mm256_add_ps(_mm256_mul_ps(e, W_F(BM_LN2)), _mm256_mul_ps(_mm256_mul_ps(W_F(2.0f), s), lp));
+  __m256 r = _mm256_sqrt_ps(_mm256_mul_ps(W_F(-2.0f), ln_u1));
+
+  __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(b, 6), W_I(0x00ffffffu))),
+                           W_F(0x1p-24f));
+  __m256 phi = _mm256_mul_ps(_mm256_sub_ps(t, W_F(0.5f)), W_F(BM_PI_2));
+  __m256 p2 = _mm256_mul_ps(phi, phi);
+  __m256 sq = _mm256_add_ps(W_F(BM_S7), _mm256_mul_ps(p2, W_F(BM_S9)));
+  sq = _mm256_add_ps(W_F(BM_S5), _mm256_mul_ps(p2, sq));
+  sq = _mm256_add_ps(W_F(BM_S3), _mm256_mul_ps(p2, sq));
+  __m256 sn = _mm256_add_ps(phi, _mm256_mul_ps(_mm256_mul_ps(phi, p2), sq));
+  __m256 cq = _mm256_add_ps(W_F(BM_C6), _mm256_mul_ps(p2, W_F(BM_C8)));
+  cq = _mm256_add_ps(W_F(BM_C4), _mm256_mul_ps(p2, cq));
+  cq = _mm256_add_ps(W_F(BM_C2), _mm256_mul_ps(p2, cq));
+  __m256 cs = _mm256_add_ps(W_F(1.0f), _mm256_mul_ps(p2, cq));
+  __m256 swap = _mm256_castsi256_ps(_mm256_slli_epi32(b, 1)); /* bit 30 of b as the sign blendv reads */
+  __m256i neg_c = _mm256_and_si256(_mm256_xor_si256(b, _mm256_slli_epi32(b, 1)), W_I(0x80000000u));
+  __m256i neg_s = _mm256_and_si256(b, W_I(0x80000000u));
+  __m256 c = _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(_mm256_blendv_ps(cs, sn, swap)), neg_c));
+  __m256 sv = _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(_mm256_blendv_ps(sn, cs, swap)), neg_s));
+  *zc = _mm256_mul_ps(r, c);
+  *zs = _mm256_mul_ps(r, sv);
+}
+
+/* The high (hi = 1) or low 32 bits of the 64-bit lanes of h0 then h1, in lane order. */
+AVX2 static inline __m256i halves_avx2(__m256i h0, __m256i h1, int hi)
+{
+  __m256 p = hi ? _mm256_shuffle_ps(_mm256_castsi256_ps(h0), _mm256_castsi256_ps(h1), _MM_SHUFFLE(3, 1, 3, 1))
+                : _mm256_shuffle_ps(_mm256_castsi256_ps(h0), _mm256_castsi256_ps(h1), _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_permute4x64_epi64(_mm256_castps_si256(p), _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/* The whole blocks of 32, as two halves of 8 pairs; returns how many values it did. */
+AVX2 static int64_t add_normals_avx2(uint64_t key, float scale, float *out, int64_t n)
+{
+  __m256i x[4];
+  for (int q = 0; q < 4; q++)
+    x[q] = _mm256_set_epi64x((long long)(key + (uint64_t)(4 * q + 4) * RNG_GOLDEN),
+                             (long long)(key + (uint64_t)(4 * q + 3) * RNG_GOLDEN),
+                             (long long)(key + (uint64_t)(4 * q + 2) * RNG_GOLDEN),
+                             (long long)(key + (uint64_t)(4 * q + 1) * RNG_GOLDEN));
+  const __m256i step = _mm256_set1_epi64x((long long)(16 * RNG_GOLDEN));
+  const __m256 vscale = _mm256_set1_ps(scale);
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32) {
+    for (int h = 0; h < 2; h++) {
+      __m256i h0 = mix_avx2(x[2 * h]), h1 = mix_avx2(x[2 * h + 1]);
+      __m256 zc, zs;
+      normal_pair_avx2(halves_avx2(h0, h1, 1), halves_avx2(h0, h1, 0), &zc, &zs);
+      float *oc = out + k + 8 * h, *os = out + k + 16 + 8 * h;
+      _mm256_storeu_ps(oc, _mm256_add_ps(_mm256_loadu_ps(oc), _mm256_mul_ps(vscale, zc)));
+      _mm256_storeu_ps(os, _mm256_add_ps(_mm256_loadu_ps(os), _mm256_mul_ps(vscale, zs)));
+    }
+    for (int q = 0; q < 4; q++) x[q] = _mm256_add_epi64(x[q], step);
+  }
+  return k;
+}
+
 #define V_F(x) _mm512_set1_ps(x)
 #define V_I(x) _mm512_set1_epi32((int)(x))
 
@@ -224,8 +319,11 @@ void synth_add_normals(uint64_t key, float scale, float *out, int64_t n)
 {
   int64_t done = 0;
 #if SYNTH_X86
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+  cpu_isa isa = cpu_isa_active();
+  if (isa >= CPU_ISA_AVX512)
     done = add_normals_avx512(key, scale, out, n);
+  else if (isa >= CPU_ISA_AVX2)
+    done = add_normals_avx2(key, scale, out, n);
 #endif
   add_normals_scalar(key, scale, out, done, n);
 }

@@ -52,7 +52,8 @@ void synth_generated_row(const synth_model *m, uint64_t gen_seed, double regurgi
                          float *out, int64_t *source_id, int64_t *copied_from);
 
 /* out[k] += scale * z_k for 0 <= k < n, where z_0, z_1, ... are the standard normals keyed by key
- * (|z| < 5.8). Uses AVX-512 when the CPU has it; the bits are the same on every CPU. Not collective. */
+ * (|z| < 5.8). Scalar, AVX2 or AVX-512 as cpu_isa_active() says; the bits are the same on every path.
+ * Not collective. */
 void synth_add_normals(uint64_t key, float scale, float *out, int64_t n);
 
 /* Scalar reference for synth_add_normals: the same bits. Not collective. */

@@ -1,15 +1,25 @@
 /* Exact top-k: GEMM candidates, rescored in a fixed order (see kernels/topk_exact.h for why the result
- * is provably that of ip_ref_topk). */
+ * is provably that of ip_ref_topk). The exact dot has a scalar and an AVX2 version, picked by
+ * cpu_isa_active(), that add in the same order and so give the same bits. */
 #include "kernels/topk_exact.h"
 
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/cpu.h"
 #include "kernels/f16.h"
 #include "kernels/ip_handlers.h"
 
-/* Elements converted per step of an exact dot product (stack buffers). */
-enum { DOT_STEP = 256 };
+#if defined(__x86_64__) || defined(__i386__)
+#define TOPK_X86 1
+#include <immintrin.h>
+#else
+#define TOPK_X86 0
+#endif
+
+/* Elements converted per step of an exact dot product (stack buffers); a multiple of DOT_LANES, so
+ * that element c always lands in lane c % DOT_LANES. */
+enum { DOT_STEP = 256, DOT_LANES = 16 };
 
 /* Candidates kept per row beyond k: enough that exact ties or near-ties at the k-th place rarely send a
  * row to the full recomputation. */
@@ -23,16 +33,64 @@ static const float *row_part(const ma_rows *rows, int64_t r, int64_t c0, int64_t
   return buf;
 }
 
+/* s[c % DOT_LANES] += a[c] * b[c] in double for c = 0, 1, ..., n-1: the order that defines the exact dot
+ * (kernels/ip_ref.c), the reference of the vector versions below. A product of two floats is exact in
+ * double, so a fused multiply-add rounds it exactly as a multiply and an add do: the vector versions
+ * may fuse. */
+static void lanes_ref(const float *a, const float *b, int64_t n, double *s)
+{
+  for (int64_t c = 0; c < n; c++) s[c % DOT_LANES] += (double)a[c] * (double)b[c];
+}
+
+#if TOPK_X86
+/* The 16 lanes are s0..s3 (4 each). A tail of n % 16 elements goes through zero-padded copies: the
+ * missing lanes add 0 * 0, which leaves a sum unchanged (a lane is never -0: it starts at +0, and
+ * rounding to nearest gives -0 only for (-0) + (-0)). */
+__attribute__((target("avx2,fma,f16c"))) static void lanes_avx2(const float *a, const float *b, int64_t n,
+                                                                double *s)
+{
+  __m256d s0 = _mm256_loadu_pd(s), s1 = _mm256_loadu_pd(s + 4), s2 = _mm256_loadu_pd(s + 8),
+          s3 = _mm256_loadu_pd(s + 12);
+  float ta[DOT_LANES] = {0}, tb[DOT_LANES] = {0};
+  for (int64_t c = 0; c < n; c += DOT_LANES) {
+    const float *pa = a + c, *pb = b + c;
+    if (n - c < DOT_LANES) {
+      for (int64_t l = 0; l < n - c; l++) {
+        ta[l] = pa[l];
+        tb[l] = pb[l];
+      }
+      pa = ta;
+      pb = tb;
+    }
+    s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(pa)), _mm256_cvtps_pd(_mm_loadu_ps(pb)), s0);
+    s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(pa + 4)), _mm256_cvtps_pd(_mm_loadu_ps(pb + 4)), s1);
+    s2 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(pa + 8)), _mm256_cvtps_pd(_mm_loadu_ps(pb + 8)), s2);
+    s3 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(pa + 12)), _mm256_cvtps_pd(_mm_loadu_ps(pb + 12)), s3);
+  }
+  _mm256_storeu_pd(s, s0);
+  _mm256_storeu_pd(s + 4, s1);
+  _mm256_storeu_pd(s + 8, s2);
+  _mm256_storeu_pd(s + 12, s3);
+}
+#endif
+
 float topk_exact_dot(const ma_rows *x, int64_t i, const ma_rows *y, int64_t j, int64_t d)
 {
   float xb[DOT_STEP], yb[DOT_STEP];
-  double acc = 0;
-  for (int64_t c0 = 0; c0 < d; c0 += DOT_STEP) {
-    int64_t n = d - c0 < DOT_STEP ? d - c0 : DOT_STEP;
-    const float *a = row_part(x, i, c0, n, xb), *b = row_part(y, j, c0, n, yb);
-    for (int64_t c = 0; c < n; c++) acc += (double)a[c] * (double)b[c];
+  double s[DOT_LANES] = {0};
+  void (*lanes)(const float *, const float *, int64_t, double *) = lanes_ref;
+#if TOPK_X86
+  /* The AVX2 version serves the AVX-512 path too: a 2 x 8-lane one measured 30-40% slower on Zen 5. */
+  if (cpu_isa_active() >= CPU_ISA_AVX2) lanes = lanes_avx2;
+#endif
+  int64_t step = x->type == MA_F32 && y->type == MA_F32 ? d : DOT_STEP;
+  for (int64_t c0 = 0; c0 < d; c0 += step) {
+    int64_t n = d - c0 < step ? d - c0 : step;
+    lanes(row_part(x, i, c0, n, xb), row_part(y, j, c0, n, yb), n, s);
   }
-  return (float)acc;
+  for (int w = DOT_LANES / 2; w >= 1; w /= 2)
+    for (int l = 0; l < w; l++) s[l] += s[l + w];
+  return (float)s[0];
 }
 
 float topk_exact_band(int64_t d)

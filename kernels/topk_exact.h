@@ -1,6 +1,6 @@
 /* Exact top-k search: the tiled GEMM (kernels/ip_tile.h) finds candidates at full speed, then every
- * candidate's similarity is recomputed in one fixed order (products and sum in double, rounded to float
- * once: the definition of ip_ref_dot). The lists and counts are therefore exactly those of ip_ref_topk,
+ * candidate's similarity is recomputed in one fixed order (products and sums in double, in 16 lanes folded
+ * in a fixed order, rounded to float once: the definition of ip_ref_dot). The lists and counts are therefore exactly those of ip_ref_topk,
  * bit for bit, whatever the BLAS, the blocking, or where a row falls in a tile — which is what makes a
  * distributed search give the same bytes at any rank count (OpenBLAS rounds a product differently in a
  * 1-column tile than in a 1024-column one).
@@ -42,8 +42,10 @@ ma_status topk_exact(const ma_rows *x, const ma_rows *y, int64_t d, const int64_
  * cannot allocate or fail. Not collective. */
 void topk_merge_inplace(int64_t k, const int64_t *ia, const float *sa, int64_t *ib, float *sb);
 
-/* <x_i, y_j> with the products and their sum (c = 0, 1, ..., d-1) in double, rounded to float once: the
- * same bits as ip_ref_dot, faster. Not collective. */
+/* <x_i, y_j>: the products in double (exact), added into 16 partial sums s[c % 16] in index order, the
+ * sums folded 16 -> 8 -> 4 -> 2 -> 1 (s[l] += s[l + w] for w = 8, 4, 2, 1), rounded to float once. The
+ * same bits as ip_ref_dot on every path (scalar; AVX2, which the AVX-512 path uses too), faster. Not
+ * collective. */
 float topk_exact_dot(const ma_rows *x, int64_t i, const ma_rows *y, int64_t j, int64_t d);
 
 /* The bound on |GEMM similarity − exact similarity| used for rows of dimension d. Not collective. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "kernels/f16.h"
 #include "kernels/rng.h"
 
@@ -40,8 +41,9 @@ static void test_to_f32_all_inputs(void **state)
   assert_non_null(out);
   for (int i = 0; i < N; i++)
     in[i] = (uint16_t)i;
-  for (int isa = F16_ISA_SCALAR; isa <= (int)f16_isa_best(); isa++) {
-    f16_to_f32_isa((f16_isa)isa, in, out, N);
+  for (int isa = CPU_ISA_SCALAR; isa <= (int)cpu_isa_hardware(); isa++) {
+    cpu_isa_force((cpu_isa)isa);
+    f16_to_f32(in, out, N);
     for (int i = 0; i < N; i++) {
       float r = f16_to_f32_ref(in[i]);
       if (isnan(r))
@@ -49,6 +51,7 @@ static void test_to_f32_all_inputs(void **state)
       assert_int_equal(bits_of(out[i]), bits_of(r));
     }
   }
+  cpu_isa_force(cpu_isa_hardware());
   free(in);
   free(out);
 }
@@ -80,12 +83,13 @@ static void test_tails(void **state)
     h[i] = (uint16_t)(rng_hash(1, 0, (uint64_t)i) >> 48);
     f[i] = (float)(rng_normal(1, 1, (uint64_t)i) * 1000.0);
   }
-  for (int isa = F16_ISA_SCALAR; isa <= (int)f16_isa_best(); isa++) {
+  for (int isa = CPU_ISA_SCALAR; isa <= (int)cpu_isa_hardware(); isa++) {
+    cpu_isa_force((cpu_isa)isa);
     for (int n = 0; n <= 70; n++) {
       memset(f2, 0, sizeof f2);
       memset(h2, 0, sizeof h2);
-      f16_to_f32_isa((f16_isa)isa, h + 1, f2 + 1, n);
-      f32_to_f16_isa((f16_isa)isa, f + 1, h2 + 1, n);
+      f16_to_f32(h + 1, f2 + 1, n);
+      f32_to_f16(f + 1, h2 + 1, n);
       for (int i = 1; i <= n; i++) {
         assert_int_equal(bits_of(f2[i]), bits_of(f16_to_f32_ref(h[i])));
         assert_int_equal(h2[i], f32_to_f16_ref(f[i]));
@@ -96,19 +100,22 @@ static void test_tails(void **state)
       assert_int_equal(h2[n + 1], 0);
     }
   }
+  cpu_isa_force(cpu_isa_hardware());
 }
 
 static void check_to_f16(const float *in, int64_t n)
 {
   uint16_t *out = malloc((size_t)n * sizeof *out);
   assert_non_null(out);
-  for (int isa = F16_ISA_SCALAR; isa <= (int)f16_isa_best(); isa++) {
-    f32_to_f16_isa((f16_isa)isa, in, out, n);
+  for (int isa = CPU_ISA_SCALAR; isa <= (int)cpu_isa_hardware(); isa++) {
+    cpu_isa_force((cpu_isa)isa);
+    f32_to_f16(in, out, n);
     for (int64_t i = 0; i < n; i++)
       if (out[i] != f32_to_f16_ref(in[i]))
         fail_msg("isa %d: %a (0x%08x) -> 0x%04x, reference 0x%04x", isa, (double)in[i], bits_of(in[i]),
                  out[i], f32_to_f16_ref(in[i]));
   }
+  cpu_isa_force(cpu_isa_hardware());
   free(out);
 }
 

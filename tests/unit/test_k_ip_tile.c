@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "kernels/ip_handlers.h"
 #include "kernels/ip_ref.h"
 #include "kernels/ip_tile.h"
@@ -159,16 +160,15 @@ typedef struct {
 } tcase;
 
 static char case_name[256];
-static int scans_portable; /* mirrors ip_handlers_set_simd(0), for the case name */
 
 static void name_case(const tcase *c)
 {
   snprintf(case_name, sizeof case_name,
-           "nx %lld ny %lld d %lld b {%lld,%lld,%lld} x %s y %s pad %d %s k %d simd %s",
+           "nx %lld ny %lld d %lld b {%lld,%lld,%lld} x %s y %s pad %d %s k %d path %s",
            (long long)c->nx, (long long)c->ny, (long long)c->d, (long long)c->b.bm,
            (long long)c->b.bn, (long long)c->b.chunk, c->tx == MA_F16 ? "f16" : "f32",
            c->ty == MA_F16 ? "f16" : "f32", c->pad, c->dyadic ? "dyadic" : "unit", c->k,
-           scans_portable ? "off" : "on");
+           cpu_isa_name(cpu_isa_active()));
 }
 
 #define CHECK(cond)                                                               \
@@ -181,18 +181,12 @@ static void check_argmax(const tcase *c, const ma_rows *x, const ma_rows *y)
   int64_t *best = malloc((size_t)c->nx * sizeof *best), *rbest = malloc((size_t)c->nx * sizeof *rbest);
   float *bs = malloc((size_t)c->nx * sizeof *bs), *rbs = malloc((size_t)c->nx * sizeof *rbs);
   ip_argmax_ctx ac;
-  ip_argmax_init(&ac, c->nx, best, bs);
+  ip_argmax_init(&ac, x, y, c->d, best, bs);
   ip_handler h = ip_argmax_handler(&ac);
   CHECK(ip_search(x, y, c->d, &h, &c->b) == MA_OK);
   CHECK(ip_ref_argmax(x, y, c->d, rbest, rbs) == MA_OK);
-  for (int64_t i = 0; i < c->nx; i++) {
-    if (c->dyadic) {
-      CHECK(best[i] == rbest[i] && bs[i] == rbs[i]);
-    } else {
-      CHECK(fabsf(bs[i] - rbs[i]) <= TOL);
-      CHECK(best[i] >= 0 && best[i] < c->ny && ip_ref_dot(x, i, y, best[i], c->d) >= rbs[i] - TOL);
-    }
-  }
+  /* exact: the reference's row and similarity, bit for bit, on unit data too */
+  for (int64_t i = 0; i < c->nx; i++) CHECK(best[i] == rbest[i] && memcmp(&bs[i], &rbs[i], sizeof *bs) == 0);
   free(best);
   free(rbest);
   free(bs);
@@ -294,7 +288,7 @@ static void test_edges_exact(void **state)
   (void)state;
   static const int64_t dims[] = {1, 3, 17, 129};
   static const int64_t sizes[][2] = {{1, 1}, {1, 50}, {50, 1}, {70, 130}, {130, 70}, {33, 33}};
-  static const ip_blocking blockings[] = {{0, 0, 0, 0}, {3, 5, 0, 0}, {5, 3, 7, 0}, {16, 64, 0, 0}, {1, 1, 0, 0}};
+  static const ip_blocking blockings[] = {{0, 0, 0}, {3, 5, 0}, {5, 3, 7}, {16, 64, 0}, {1, 1, 0}};
   int n = 0;
   rng_state = 12345;
   for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
@@ -312,8 +306,8 @@ static void test_default_blocks_exact(void **state)
 {
   (void)state;
   rng_state = 777;
-  tcase a = {257, 1030, 17, {0, 0, 0, 0}, MA_F32, MA_F16, 0, 1, 10};
-  tcase b = {1100, 300, 5, {0, 0, 0, 0}, MA_F16, MA_F32, 2, 1, 3};
+  tcase a = {257, 1030, 17, {0, 0, 0}, MA_F32, MA_F16, 0, 1, 10};
+  tcase b = {1100, 300, 5, {0, 0, 0}, MA_F16, MA_F32, 2, 1, 3};
   run_case(&a);
   run_case(&b);
 }
@@ -324,29 +318,111 @@ static void test_unit_vectors(void **state)
   (void)state;
   rng_state = 4242;
   tcase cases[] = {
-      {300, 700, 256, {0, 0, 0, 0}, MA_F32, MA_F32, 0, 0, 10},
-      {300, 700, 256, {32, 96, 0, 0}, MA_F16, MA_F16, 0, 0, 10},
-      {200, 150, 129, {7, 300, 50, 0}, MA_F32, MA_F16, 5, 0, 4},
-      {150, 200, 129, {64, 17, 0, 0}, MA_F16, MA_F32, 0, 0, 1},
+      {300, 700, 256, {0, 0, 0}, MA_F32, MA_F32, 0, 0, 10},
+      {300, 700, 256, {32, 96, 0}, MA_F16, MA_F16, 0, 0, 10},
+      {200, 150, 129, {7, 300, 50}, MA_F32, MA_F16, 5, 0, 4},
+      {150, 200, 129, {64, 17, 0}, MA_F16, MA_F32, 0, 0, 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i]);
 }
 
-/* The portable row scans give the same results as the AVX-512 ones. */
-static void test_portable_scans(void **state)
+/* Every instruction-set path this CPU can force gives the reference's results (the row scans differ by
+ * path). */
+static void test_every_path(void **state)
 {
   (void)state;
-  rng_state = 99;
-  ip_handlers_set_simd(0);
-  scans_portable = 1;
-  tcase cases[] = {
-      {70, 130, 17, {3, 5, 0, 0}, MA_F32, MA_F16, 3, 1, 5},
-      {130, 70, 3, {0, 0, 0, 0}, MA_F16, MA_F32, 0, 1, 1},
-      {100, 200, 129, {16, 64, 0, 0}, MA_F32, MA_F32, 0, 0, 10},
-  };
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i]);
-  scans_portable = 0;
-  ip_handlers_set_simd(1);
+  for (int isa = CPU_ISA_SCALAR; isa <= (int)cpu_isa_hardware(); isa++) {
+    cpu_isa_force((cpu_isa)isa);
+    rng_state = 99;
+    tcase cases[] = {
+        {70, 130, 17, {3, 5, 0}, MA_F32, MA_F16, 3, 1, 5},
+        {130, 70, 3, {0, 0, 0}, MA_F16, MA_F32, 0, 1, 1},
+        {100, 200, 129, {16, 64, 0}, MA_F32, MA_F32, 0, 0, 10},
+        {90, 300, 256, {0, 0, 0}, MA_F16, MA_F16, 0, 0, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i]);
+  }
+  cpu_isa_force(cpu_isa_hardware());
+}
+
+/* Hand-made tiles straight to the handlers, on every path against the scalar one: row lengths 1..97
+ * (vector blocks and every tail), NaN, -0 and +0, -inf, ties, and range offsets `from` anywhere in a
+ * row. For argmax, x = (1) and y_j = (s_j) in one dimension, so the exact rescoring sees the tile's
+ * values themselves. */
+enum { SCAN_LEN = 97, SCAN_ROWS = 6, SCAN_K = 4 };
+
+typedef struct {
+  int64_t best[SCAN_ROWS], ids[SCAN_ROWS * SCAN_K], count[SCAN_ROWS], npairs;
+  float best_sim[SCAN_ROWS], sims[SCAN_ROWS * SCAN_K];
+  ip_pair pairs[SCAN_ROWS * SCAN_LEN];
+} scan_result;
+
+static void scan_tile(const float *tile, int64_t nj, int64_t i0, int64_t j0, scan_result *out)
+{
+  static const float one = 1;
+  ma_rows x = {&one, MA_F32, 1, 1}, y = {tile, MA_F32, nj, 1};
+  memset(out, 0, sizeof *out);
+  for (int64_t i = 0; i < SCAN_ROWS; i++) { /* argmax of each row alone: its values are y */
+    y.data = tile + i * SCAN_LEN;
+    ip_argmax_ctx ac;
+    ip_argmax_init(&ac, &x, &y, 1, &out->best[i], &out->best_sim[i]);
+    ip_handler h = ip_argmax_handler(&ac);
+    CHECK(h.tile(h.ctx, 0, 0, 1, nj, tile + i * SCAN_LEN, SCAN_LEN) == MA_OK);
+    int64_t rb;
+    float rs;
+    CHECK(ip_ref_argmax(&x, &y, 1, &rb, &rs) == MA_OK);
+    CHECK(rb == out->best[i] && memcmp(&rs, &out->best_sim[i], sizeof rs) == 0);
+  }
+  topk_ctx tc;
+  topk_init(&tc, SCAN_ROWS, SCAN_K, out->ids, out->sims, out->count, 0.25f);
+  ip_handler h = topk_handler(&tc);
+  CHECK(h.tile(h.ctx, 0, 0, SCAN_ROWS, nj, tile, SCAN_LEN) == MA_OK);
+  ip_range_ctx rc;
+  ip_range_init(&rc, 0.25f, 1);
+  h = ip_range_handler(&rc);
+  CHECK(h.tile(h.ctx, i0, j0, SCAN_ROWS, nj, tile, SCAN_LEN) == MA_OK);
+  CHECK(rc.n <= SCAN_ROWS * SCAN_LEN);
+  out->npairs = rc.n;
+  memcpy(out->pairs, rc.pairs, (size_t)rc.n * sizeof *rc.pairs);
+  ip_range_free(&rc);
+}
+
+static void test_row_scans(void **state)
+{
+  (void)state;
+  static const float values[] = {0.25f, 0.5f, -0.0f, 0.0f, -INFINITY, 0.75f, 0.2499999f, -1.0f};
+  float tile[SCAN_ROWS * SCAN_LEN];
+  rng_state = 2024;
+  for (int rep = 0; rep < 40; rep++) {
+    for (int p = 0; p < SCAN_ROWS * SCAN_LEN; p++) {
+      double u = rnd();
+      tile[p] = u < 0.05 ? NAN : values[(int)(rnd() * 8)];
+    }
+    for (int64_t nj = 1; nj <= SCAN_LEN; nj++) {
+      int64_t i0 = (int64_t)(rnd() * 120), j0 = (int64_t)(rnd() * 120); /* range from = i0 + i + 1 - j0 */
+      scan_result ref, got;
+      cpu_isa_force(CPU_ISA_SCALAR);
+      snprintf(case_name, sizeof case_name, "row scans, rep %d, nj %lld, scalar", rep, (long long)nj);
+      scan_tile(tile, nj, i0, j0, &ref);
+      for (int isa = CPU_ISA_AVX2; isa <= (int)cpu_isa_hardware(); isa++) {
+        cpu_isa_force((cpu_isa)isa);
+        snprintf(case_name, sizeof case_name, "row scans, rep %d, nj %lld, %s", rep, (long long)nj,
+                 cpu_isa_name((cpu_isa)isa));
+        scan_tile(tile, nj, i0, j0, &got);
+        CHECK(memcmp(got.best, ref.best, sizeof ref.best) == 0);
+        CHECK(memcmp(got.best_sim, ref.best_sim, sizeof ref.best_sim) == 0);
+        CHECK(memcmp(got.ids, ref.ids, sizeof ref.ids) == 0 && memcmp(got.sims, ref.sims, sizeof ref.sims) == 0);
+        CHECK(memcmp(got.count, ref.count, sizeof ref.count) == 0);
+        CHECK(got.npairs == ref.npairs);
+        qsort(got.pairs, (size_t)got.npairs, sizeof *got.pairs, by_pair);
+        qsort(ref.pairs, (size_t)ref.npairs, sizeof *ref.pairs, by_pair);
+        for (int64_t q = 0; q < ref.npairs; q++)
+          CHECK(got.pairs[q].a == ref.pairs[q].a && got.pairs[q].b == ref.pairs[q].b &&
+                got.pairs[q].sim == ref.pairs[q].sim);
+      }
+    }
+  }
+  cpu_isa_force(cpu_isa_hardware());
 }
 
 /* Exact duplicates: argmax goes to the lower y row; top-k orders equal similarities by id, also when
@@ -361,7 +437,7 @@ static void test_exact_ties(void **state)
   memcpy(yf + 19 * D, yf + 3 * D, D * sizeof *yf);
   memcpy(xf, yf + 2 * D, D * sizeof *xf); /* x row 0 = y rows 2, 22, 26, ... */
   ma_rows x = {xf, MA_F32, NX, D}, y = {yf, MA_F32, NY, D};
-  static const ip_blocking bl[] = {{0, 0, 0, 0}, {3, 5, 0, 0}, {4, 7, 9, 0}};
+  static const ip_blocking bl[] = {{0, 0, 0}, {3, 5, 0}, {4, 7, 9}};
   int64_t rev[NY];
   for (int j = 0; j < NY; j++) rev[j] = 1000 - j;
   for (size_t b = 0; b < 3; b++) {
@@ -369,7 +445,7 @@ static void test_exact_ties(void **state)
     int64_t best[NX];
     float bs[NX];
     ip_argmax_ctx ac;
-    ip_argmax_init(&ac, NX, best, bs);
+    ip_argmax_init(&ac, &x, &y, D, best, bs);
     ip_handler h = ip_argmax_handler(&ac);
     CHECK(ip_search(&x, &y, D, &h, &bl[b]) == MA_OK);
     for (int i = 0; i < NX; i++) CHECK(best[i] < 20 && best[i] != 19);
@@ -426,7 +502,7 @@ static void test_topk_chunks_and_merge(void **state)
         tc.y_ids = yids + cuts[c];
       else
         tc.id_offset = cuts[c];
-      ip_blocking b = {4, 9, 0, 0};
+      ip_blocking b = {4, 9, 0};
       CHECK(ip_search(&x, &part, D, &h, &b) == MA_OK);
     }
     CHECK(memcmp(ids, rids, sizeof ids) == 0 && memcmp(sims, rsims, sizeof sims) == 0);
@@ -493,7 +569,7 @@ static void test_tile_cover(void **state)
   enum { N = 53, M = 29, D = 4 };
   float xf[N * D] = {0};
   int seen[N * N];
-  static const ip_blocking bl[] = {{0, 0, 0, 0}, {3, 5, 0, 0}, {5, 3, 4, 0}, {7, 7, 0, 0}, {60, 1, 0, 0}};
+  static const ip_blocking bl[] = {{0, 0, 0}, {3, 5, 0}, {5, 3, 4}, {7, 7, 0}, {60, 1, 0}};
   snprintf(case_name, sizeof case_name, "tile cover");
   for (size_t b = 0; b < sizeof bl / sizeof *bl; b++) {
     for (int sh = 0; sh < 2; sh++) { /* x with more rows than y, then fewer */
@@ -548,14 +624,14 @@ static void test_errors(void **state)
   bad = x;
   bad.rows = -1;
   CHECK(ip_search(&bad, &x, 4, &never, NULL) == MA_ERR_USAGE);
-  ip_blocking neg = {-1, 4, 0, 0};
+  ip_blocking neg = {-1, 4, 0};
   CHECK(ip_search(&x, &x, 4, &never, &neg) == MA_ERR_USAGE);
   CHECK(ip_search(&x, &x, 4, &never, NULL) == MA_ERR_DATA);
 
   /* the search stops at the handler's first failure and returns its code */
   cover_ctx cc = {10, seen, 0, 2};
   ip_handler h = {cover_tile, &cc};
-  ip_blocking b = {3, 3, 0, 0};
+  ip_blocking b = {3, 3, 0};
   CHECK(ip_search(&x, &x, 4, &h, &b) == MA_ERR_DATA);
   CHECK(cc.tiles == 2);
 
@@ -569,46 +645,92 @@ static void test_errors(void **state)
   ma_err_clear();
 }
 
-/* With pad, a row's similarities have the same bits whatever else x holds: OpenBLAS's small-shape
- * paths (one row, small tiles) round differently, and k-means relies on this to give the same result
- * on any number of ranks. */
-static void test_pad_fixes_bits(void **state)
+/* y row b, changed one float step at a time in component c until <x_i, y_b> is exactly `want` (the
+ * exact dot moves by about |x_c| ulp(y_bc) per step, far less than a float ulp of the result, so it
+ * cannot jump over it). */
+static void steer(const float *x, float *yb, int64_t d, float want)
+{
+  int64_t c = 0;
+  for (int64_t k = 1; k < d; k++)
+    if (fabsf(x[k]) > fabsf(x[c])) c = k;
+  ma_rows xr = {x, MA_F32, 1, d}, yr = {yb, MA_F32, 1, d};
+  for (int step = 0; step < 100000; step++) {
+    float now = ip_ref_dot(&xr, 0, &yr, 0, d);
+    if (now == want) return;
+    yb[c] = nextafterf(yb[c], (now < want) == (x[c] > 0) ? INFINITY : -INFINITY);
+  }
+  fail_msg("steer: could not reach %a", (double)want);
+}
+
+/* The exact argmax gives the same bits wherever a row falls in a tile, whatever the blocking and the
+ * number of rows searched with it (each was once a source of different SGEMM rounding), on every path,
+ * and equals the brute-force exact reference, near-ties included: x rows 690..699 have a best centroid
+ * and a rival exactly 1 float ulp above or below it (the higher wins), and an exact copy of the winner at
+ * a higher and at a lower index (the lowest index wins). */
+static void test_argmax_exact_anywhere(void **state)
 {
   (void)state;
-  const int64_t d = 256, ny = 40, rows[] = {1, 3, 255, 256, 257, 700};
-  float *x = malloc((size_t)(700 * d) * sizeof *x), *y = malloc((size_t)(ny * d) * sizeof *y);
-  int64_t *best = malloc(700 * sizeof *best);
-  float *ref = malloc(700 * sizeof *ref), *sim = malloc(700 * sizeof *sim);
+  enum { NX = 700, NY = 96, D = 256, NT = 10 };
+  const int64_t rows[] = {1, 3, 255, 256, 257, 700};
+  static const ip_blocking bl[] = {{0, 0, 0}, {3, 5, 0}, {16, 64, 0}, {1, 1, 0}, {64, 7, 14}};
   rng_state = 99;
-  for (int64_t k = 0; k < 700 * d; k++) x[k] = (float)(rnd() - 0.5);
-  for (int64_t k = 0; k < ny * d; k++) y[k] = (float)(rnd() - 0.5);
-  ma_rows yr = {y, MA_F32, ny, d};
-  ip_blocking pad = {0, 0, 0, 1};
-  for (size_t t = 0; t < sizeof rows / sizeof rows[0]; t++) {
-    /* the last rows[t] rows of x, so that row 699 sits at a different place in its tile each time */
-    ma_rows xr = {x + (700 - rows[t]) * d, MA_F32, rows[t], d};
-    ip_argmax_ctx am;
-    ip_argmax_init(&am, rows[t], best, sim);
-    ip_handler h = ip_argmax_handler(&am);
-    assert_int_equal(ip_search(&xr, &yr, d, &h, &pad), MA_OK);
-    if (t == 0) ref[0] = sim[0];
-    else assert_memory_equal(&sim[rows[t] - 1], &ref[0], sizeof(float));
+  float *x = random_floats(NX, D, UNIT), *y = random_floats(NY, D, UNIT);
+  for (int t = 0; t < NT; t++) {
+    float *xi = x + (NX - NT + t) * D, *a = y + (2 * t + 40) * D, *r = y + (2 * t + 41) * D;
+    for (int64_t c = 0; c < D; c++) xi[c] = a[c] + (float)(rnd() - 0.5) * 0.05f; /* a is x's nearest */
+    double n = 0;
+    for (int64_t c = 0; c < D; c++) n += (double)xi[c] * xi[c];
+    for (int64_t c = 0; c < D; c++) xi[c] = (float)(xi[c] / sqrt(n));
+    ma_rows xr = {xi, MA_F32, 1, D}, ar = {a, MA_F32, 1, D};
+    float sa = ip_ref_dot(&xr, 0, &ar, 0, D);
+    memcpy(r, a, D * sizeof *r);
+    steer(xi, r, D, nextafterf(sa, t % 2 ? -INFINITY : INFINITY)); /* rival 1 ulp above (even t) or below */
+    const float *win = t % 2 ? a : r;
+    memcpy(y + (80 + t) * D, win, D * sizeof *y); /* an exact tie at a higher index */
+    if (t < 4) memcpy(y + (2 + t) * D, win, D * sizeof *y); /* and, for some, at a lower one */
   }
+  ma_rows all = {x, MA_F32, NX, D}, yr = {y, MA_F32, NY, D};
+  int64_t rbest[NX], best[NX];
+  float rsim[NX], sim[NX];
+  CHECK(ip_ref_argmax(&all, &yr, D, rbest, rsim) == MA_OK);
+  for (int t = 0; t < NT; t++) {
+    int64_t i = NX - NT + t, want = t % 2 ? 2 * t + 40 : 2 * t + 41;
+    if (t < 4) want = 2 + t;
+    snprintf(case_name, sizeof case_name, "near tie %d", t);
+    CHECK(rbest[i] == want);
+  }
+  for (int isa = CPU_ISA_SCALAR; isa <= (int)cpu_isa_hardware(); isa++) {
+    cpu_isa_force((cpu_isa)isa);
+    for (size_t b = 0; b < sizeof bl / sizeof *bl; b++)
+      for (size_t t = 0; t < sizeof rows / sizeof *rows; t++) {
+        /* the last rows[t] rows of x, so that each sits at a different place in its tile each time */
+        snprintf(case_name, sizeof case_name, "anywhere: %s, blocking %zu, %lld rows", cpu_isa_name((cpu_isa)isa), b,
+                 (long long)rows[t]);
+        int64_t off = NX - rows[t];
+        ma_rows xr = {x + off * D, MA_F32, rows[t], D};
+        ip_argmax_ctx am;
+        ip_argmax_init(&am, &xr, &yr, D, best, sim);
+        ip_handler h = ip_argmax_handler(&am);
+        CHECK(ip_search(&xr, &yr, D, &h, &bl[b]) == MA_OK);
+        CHECK(memcmp(best, rbest + off, (size_t)rows[t] * sizeof *best) == 0);
+        CHECK(memcmp(sim, rsim + off, (size_t)rows[t] * sizeof *sim) == 0);
+        CHECK(am.rescored >= rows[t]);
+      }
+  }
+  cpu_isa_force(cpu_isa_hardware());
   free(x);
   free(y);
-  free(best);
-  free(ref);
-  free(sim);
 }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_pad_fixes_bits),
+      cmocka_unit_test(test_argmax_exact_anywhere),
+      cmocka_unit_test(test_row_scans),
       cmocka_unit_test(test_edges_exact),
       cmocka_unit_test(test_default_blocks_exact),
       cmocka_unit_test(test_unit_vectors),
-      cmocka_unit_test(test_portable_scans),
+      cmocka_unit_test(test_every_path),
       cmocka_unit_test(test_exact_ties),
       cmocka_unit_test(test_topk_chunks_and_merge),
       cmocka_unit_test(test_tile_cover),

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "kernels/rng.h"
 #include "kernels/synth_model.h"
 
@@ -339,5 +340,11 @@ int main(void)
       cmocka_unit_test(test_group_cosines),     cmocka_unit_test(test_generated),
       cmocka_unit_test(test_bad_params),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  /* every test on every path this CPU can force, the hardware's last */
+  int failed = 0;
+  for (int isa = CPU_ISA_SCALAR; isa <= (int)cpu_isa_hardware(); isa++) {
+    cpu_isa_force((cpu_isa)isa);
+    failed += cmocka_run_group_tests_name(cpu_isa_name((cpu_isa)isa), tests, NULL, NULL);
+  }
+  return failed;
 }

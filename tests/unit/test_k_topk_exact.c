@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "kernels/f16.h"
 #include "kernels/ip_handlers.h"
 #include "kernels/ip_ref.h"
@@ -106,7 +107,7 @@ static void test_against_reference(void **state)
   (void)state;
   const int64_t dims[] = {64, 129, 256};
   const ma_dtype types[][2] = {{MA_F32, MA_F32}, {MA_F16, MA_F16}, {MA_F32, MA_F16}, {MA_F16, MA_F32}};
-  const ip_blocking blocks[] = {{0, 0, 0, 0}, {3, 5, 10, 0}, {16, 64, 0, 0}};
+  const ip_blocking blocks[] = {{0, 0, 0}, {3, 5, 10}, {16, 64, 0}};
   for (int di = 0; di < 3; di++)
     for (int ti = 0; ti < 4; ti++) {
       int64_t d = dims[di], nx = 37, ny = 301;
@@ -146,7 +147,7 @@ static void test_fallback(void **state)
   copy_row(&x, 0, &y, 3, d);
   int64_t *ids = malloc((size_t)ny * sizeof *ids);
   for (int64_t j = 0; j < ny; j++) ids[j] = ny - j; /* the later copies have the lower ids */
-  ip_blocking b = {2, 7, 0, 0};
+  ip_blocking b = {2, 7, 0};
   topk_exact_stats st = check(&x.r, &y.r, d, ids, 5, 0.99f, &b);
   assert_true(st.fallback_rows >= 1);
   free(ids);
@@ -157,8 +158,8 @@ static void test_fallback(void **state)
 static void test_dot(void **state)
 {
   (void)state;
-  const int64_t dims[] = {1, 3, 255, 256, 257, 700};
-  for (int di = 0; di < 6; di++)
+  const int64_t dims[] = {1, 2, 3, 5, 8, 15, 16, 17, 31, 33, 255, 256, 257, 511, 513, 700};
+  for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
     for (int t = 0; t < 4; t++) {
       int64_t d = dims[di];
       rowset x = make_rows(3, d, t & 1 ? MA_F16 : MA_F32, NULL), y = make_rows(3, d, t & 2 ? MA_F16 : MA_F32, NULL);
@@ -233,5 +234,11 @@ int main(void)
       cmocka_unit_test(test_merge_inplace),
       cmocka_unit_test(test_errors),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  /* every test on every path this CPU can force, the hardware's last */
+  int failed = 0;
+  for (int isa = CPU_ISA_SCALAR; isa <= (int)cpu_isa_hardware(); isa++) {
+    cpu_isa_force((cpu_isa)isa);
+    failed += cmocka_run_group_tests_name(cpu_isa_name((cpu_isa)isa), tests, NULL, NULL);
+  }
+  return failed;
 }
