@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/atomic.h"
 #include "io/h5in.h"
 #include "io/h5util.h"
 #include "mpi/comm.h"
@@ -142,7 +143,9 @@ ma_status ckpt_create(const ckpt *c, const char *name, h5out **o)
 {
   char path[4200];
   phase_path(c, name, path, sizeof path);
-  return h5out_create(c->comm, path, o);
+  MA_CALL(h5out_create(c->comm, path, o));
+  (*o)->checkpoint = 1;
+  return MA_OK;
 }
 
 /* Opens phase `name` and dataset `dset` for parallel reading. */

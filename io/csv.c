@@ -1,10 +1,10 @@
-/* CSV of flagged samples, formatted in memory and written with file_write_atomic. */
+/* CSV of flagged samples, formatted in memory and written with file_write_result. */
 #include "io/csv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "io/h5out.h"
+#include "io/atomic.h"
 
 /* Longest line: four int64 (20 characters each), two floats (%.9g: 16 at most), separators. */
 enum { CSV_LINE_MAX = 160 };
@@ -25,7 +25,7 @@ ma_status csv_write_flagged(const char *path, const csv_flagged *rows, int64_t n
                               (double)r->source_similarity);
     text[len++] = '\n';
   }
-  ma_status st = file_write_atomic(path, text, len);
+  ma_status st = file_write_result(path, text, len);
   free(text);
   return st;
 }

@@ -1,71 +1,17 @@
 /* Parallel, atomic HDF5 result files. */
 #include "io/h5out.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "io/atomic.h"
 #include "io/h5util.h"
 #include "mpi/comm.h"
 
 /* Rows per collective write call are bounded like reads: far below 2 GiB per rank. */
 #define H5OUT_PIECE_BYTES ((int64_t)64 << 20)
-
-static char *tmp_name(const char *path, long tag)
-{
-  char *dup = strdup(path), *dup2 = strdup(path);
-  char *res = NULL;
-  if (dup && dup2) {
-    const char *dir = dirname(dup), *base = basename(dup2);
-    size_t len = strlen(dir) + strlen(base) + 64;
-    if ((res = malloc(len))) snprintf(res, len, "%s/.%s.tmp.%ld", dir, base, tag);
-  }
-  free(dup);
-  free(dup2);
-  return res;
-}
-
-static ma_status fsync_path(const char *path, int dir)
-{
-  int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return ma_fail(MA_ERR_RUNTIME, "%s: %s", path, strerror(errno));
-  int rc = fsync(fd);
-  close(fd);
-  if (rc != 0 && !(dir && errno == EINVAL)) return ma_fail(MA_ERR_RUNTIME, "fsync %s: %s", path, strerror(errno));
-  return MA_OK;
-}
-
-static ma_status rename_into_place(const char *tmp, const char *path)
-{
-  MA_CALL(fsync_path(tmp, 0));
-  if (rename(tmp, path) != 0) return ma_fail(MA_ERR_RUNTIME, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-  char *dup = strdup(path);
-  if (!dup) return ma_fail(MA_ERR_RUNTIME, "out of memory");
-  ma_status st = fsync_path(dirname(dup), 1);
-  free(dup);
-  return st;
-}
-
-ma_status file_write_atomic(const char *path, const char *text, size_t len)
-{
-  char *tmp = tmp_name(path, (long)getpid());
-  if (!tmp) return ma_fail(MA_ERR_RUNTIME, "out of memory");
-  ma_status st = MA_OK;
-  FILE *f = fopen(tmp, "w");
-  if (!f) st = ma_fail(MA_ERR_RUNTIME, "cannot write %s: %s", path, strerror(errno));
-  else {
-    size_t put = fwrite(text, 1, len, f);
-    if (fclose(f) != 0 || put != len) st = ma_fail(MA_ERR_RUNTIME, "cannot write %s: %s", path, strerror(errno));
-    else st = rename_into_place(tmp, path);
-    if (st != MA_OK) unlink(tmp);
-  }
-  free(tmp);
-  return st;
-}
 
 ma_status h5out_create(MPI_Comm comm, const char *path, h5out **out)
 {
@@ -78,8 +24,9 @@ ma_status h5out_create(MPI_Comm comm, const char *path, h5out **out)
   MA_MPI(MPI_Comm_rank(comm, &rank));
   MA_MPI(MPI_Bcast(&tag, 1, MPI_LONG, 0, comm));
   o = calloc(1, sizeof *o);
-  if (!o || !(o->path = strdup(path)) || !(o->tmp = tmp_name(path, tag))) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (!o || !(o->path = strdup(path)) || !(o->tmp = atomic_tmp_name(path, tag))) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   MA_TRY(mpi_agree(comm, st));
+  MA_TRY(atomic_room(comm, path, 0));
   o->comm = comm;
   o->file = -1;
   MA_H5_TRY(fapl = h5_fapl_mpio(comm));
@@ -135,6 +82,7 @@ ma_status h5out_write(h5out *o, const char *name, hid_t ftype, hid_t mem_type, i
   if (piece < 1) piece = 1;
   npieces = (count + piece - 1) / piece;
   MA_TRY(mpi_max_i64(o->comm, npieces, &most));
+  MA_TRY(atomic_room(o->comm, o->path, (int64_t)(dims[0] * dims[1] * H5Tget_size(ftype))));
   if ((d = open_or_create(o->file, name, ftype, rank, dims, chunk)) < 0) {
     st = h5_fail(MA_ERR_RUNTIME, "%s: cannot create dataset %s", o->path, name);
     goto done;
@@ -164,10 +112,13 @@ done:
   return mpi_agree(o->comm, st);
 }
 
+/* Collective: the attribute's metadata is written by HDF5's collective calls, so the ranks agree on the
+ * room before and on the outcome after. */
 static ma_status write_attr(h5out *o, const char *obj, const char *name, hid_t type, const void *v)
 {
   ma_status st = MA_OK;
   hid_t space = -1, a = -1, target = -1;
+  MA_CALL(atomic_room(o->comm, o->path, 0));
   MA_H5_TRY(target = H5Oopen(o->file, obj, H5P_DEFAULT));
   MA_H5_TRY(space = H5Screate(H5S_SCALAR));
   if (H5Aexists(target, name) > 0) MA_H5_TRY(H5Adelete(target, name));
@@ -177,7 +128,7 @@ done:
   h5_close(&a);
   h5_close(&space);
   if (target >= 0) H5Oclose(target);
-  return st;
+  return mpi_agree(o->comm, st);
 }
 
 ma_status h5out_attr_i64(h5out *o, const char *obj, const char *name, int64_t v)
@@ -218,11 +169,13 @@ ma_status h5out_commit(h5out **po)
   int rank;
   *po = NULL;
   MA_MPI_TRY(MPI_Comm_rank(o->comm, &rank));
-  if (H5Fclose(o->file) < 0) st = h5_fail(MA_ERR_RUNTIME, "%s: closing failed", o->tmp);
+  /* closing flushes the metadata HDF5 has cached */
+  st = atomic_room(o->comm, o->path, 0);
+  if (H5Fclose(o->file) < 0 && st == MA_OK) st = h5_fail(MA_ERR_RUNTIME, "%s: closing failed", o->tmp);
   o->file = -1;
   MA_TRY(mpi_agree(o->comm, st));
   if (rank == 0) {
-    st = rename_into_place(o->tmp, o->path);
+    st = o->checkpoint ? atomic_rename(o->tmp, o->path) : atomic_defer(o->tmp, o->path);
     if (st != MA_OK) unlink(o->tmp);
   }
   st = mpi_agree(o->comm, st);

@@ -1,6 +1,8 @@
 /* Result files written in parallel and atomically: every rank writes its rows of each dataset with
- * collective transfers into a temporary file beside the target; commit fsyncs and renames it, abort
- * removes it, so a result appears whole or not at all. */
+ * collective transfers into a temporary file beside the target; commit fsyncs it and hands it to
+ * io/atomic.h (renamed when the run succeeds; a checkpoint at once), abort removes it, so a result
+ * appears whole or not at all. Before each collective call the ranks agree that the file system has
+ * room (atomic_room), and after it on the outcome, so that a full disk ends the run on every rank. */
 #ifndef MA_IO_H5OUT_H
 #define MA_IO_H5OUT_H
 
@@ -15,6 +17,7 @@ typedef struct h5out {
   hid_t file;
   char *path; /* where the result goes */
   char *tmp;  /* where it is written first */
+  int checkpoint; /* renamed into place at commit, not at the end of the run (set by ckpt_create) */
 } h5out;
 
 /* Creates the temporary file. Collective on comm. */
@@ -32,13 +35,11 @@ ma_status h5out_attr_i64(h5out *o, const char *obj, const char *name, int64_t v)
 ma_status h5out_attr_f64(h5out *o, const char *obj, const char *name, double v);
 ma_status h5out_attr_str(h5out *o, const char *obj, const char *name, const char *v);
 
-/* Closes, fsyncs and renames into place; frees *o. Collective. */
+/* Closes and fsyncs; a checkpoint is renamed into place now, a result when the run succeeds
+ * (atomic_publish); frees *o. Collective. */
 ma_status h5out_commit(h5out **o);
 
 /* Closes and removes the temporary file; frees *o. Safe on NULL. Collective. */
 void h5out_abort(h5out **o);
-
-/* Writes text to path atomically (temporary file, fsync, rename). Not collective. */
-ma_status file_write_atomic(const char *path, const char *text, size_t len);
 
 #endif

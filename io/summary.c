@@ -7,7 +7,7 @@
 
 #include "core/cpu.h"
 #include "core/log.h"
-#include "io/h5out.h"
+#include "io/atomic.h"
 #include "mpi/comm.h"
 
 json_t *summary_new(const char *command)
@@ -43,7 +43,7 @@ ma_status summary_write(MPI_Comm comm, json_t *s, const char *path, int64_t n, i
     else {
       size_t len = strlen(text);
       text[len] = '\n';
-      st = file_write_atomic(path, text, len + 1);
+      st = file_write_result(path, text, len + 1);
       free(text);
     }
   }

@@ -1,5 +1,5 @@
 /* A text file written by all ranks at once (MPI-IO, each rank its bytes in rank order), atomically:
- * a temporary file beside the target, renamed into place when complete. */
+ * a temporary file beside the target, renamed into place when the run succeeds (io/atomic.h). */
 #ifndef MA_IO_TEXTOUT_H
 #define MA_IO_TEXTOUT_H
 

@@ -540,7 +540,7 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
   ckpt *ck = NULL;
   json_t *sum = NULL;
   char *cmdline = NULL;
-  int rank, nranks, csv_written = 0;
+  int rank, nranks;
   audit_stats stats;
   memset(&c, 0, sizeof c);
   memset(&stats, 0, sizeof stats);
@@ -663,15 +663,12 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
   if (stats.have_mw) MA_TRY(h5out_attr_f64(out, "/", "mann_whitney_p", stats.mw.p_greater));
   if (c.csv && rank == 0) st = csv_write_flagged(c.csv, flagged, stats.flagged, src != NULL);
   MA_TRY(mpi_agree(comm, st));
-  csv_written = c.csv != NULL;
   MA_TRY(h5out_commit(&out));
-  csv_written = 0;
   log_phase_end();
   MA_TRY(summary_write(comm, sum, c.common.summary, ji.n, d));
   log_info("wrote %s%s%s: %lld of %lld samples flagged", c.common.output, c.csv ? " and " : "", c.csv ? c.csv : "",
            (long long)stats.flagged, (long long)gen.n);
 done:
-  if (csv_written && rank == 0) unlink(c.csv);
   h5out_abort(&out);
   ckpt_free(&ck);
   json_decref(sum);

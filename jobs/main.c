@@ -9,6 +9,7 @@
 #include "core/cpu.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "io/atomic.h"
 #include "io/h5util.h"
 #include "jobs/commands.h"
 #include "mpi/comm.h"
@@ -85,6 +86,9 @@ int main(int argc, char **argv)
   h5_quiet();
 
   ma_status st = mpi_agree(MPI_COMM_WORLD, dispatch(MPI_COMM_WORLD, rank, argc, argv));
+  /* the results appear together, or, after a failure, none does and no temporary stays */
+  if (st == MA_OK) st = atomic_publish(MPI_COMM_WORLD);
+  else atomic_discard();
   if (st != MA_OK && rank == 0) {
     fprintf(stderr, "memaudit: error: %s\n", ma_errmsg()[0] ? ma_errmsg() : "failed");
     fflush(stderr);

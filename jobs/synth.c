@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/log.h"
+#include "io/atomic.h"
 #include "io/h5out.h"
 #include "io/h5util.h"
 #include "io/summary.h"
@@ -226,7 +227,7 @@ static ma_status write_list(MPI_Comm comm, const synth_cfg *c)
       len += (size_t)snprintf(text + len, cap - len, "%s\n", path);
     }
     list_path(c->common.output, list, sizeof list);
-    if (st == MA_OK) st = file_write_atomic(list, text, len);
+    if (st == MA_OK) st = file_write_result(list, text, len);
     if (st == MA_OK) log_info("wrote %lld shards, listed in %s (use -i @%s)", (long long)c->shards, list, list);
     free(text);
   }
