@@ -124,22 +124,24 @@ static ma_status write_tmp(const char *path, const char *text, size_t len, char 
   return MA_OK;
 }
 
-ma_status file_write_atomic(const char *path, const char *text, size_t len)
+/* Writes text to a temporary beside path, then hands it to finish (atomic_rename or atomic_defer). */
+static ma_status write_then(const char *path, const char *text, size_t len, ma_status (*finish)(const char *, const char *))
 {
   char *tmp = NULL;
   ma_status st = write_tmp(path, text, len, &tmp);
-  if (st == MA_OK && (st = atomic_rename(tmp, path)) != MA_OK) unlink(tmp);
+  if (st == MA_OK && (st = finish(tmp, path)) != MA_OK) unlink(tmp);
   free(tmp);
   return st;
 }
 
+ma_status file_write_atomic(const char *path, const char *text, size_t len)
+{
+  return write_then(path, text, len, atomic_rename);
+}
+
 ma_status file_write_result(const char *path, const char *text, size_t len)
 {
-  char *tmp = NULL;
-  ma_status st = write_tmp(path, text, len, &tmp);
-  if (st == MA_OK && (st = atomic_defer(tmp, path)) != MA_OK) unlink(tmp);
-  free(tmp);
-  return st;
+  return write_then(path, text, len, atomic_defer);
 }
 
 ma_status atomic_room(MPI_Comm comm, const char *path, int64_t bytes)
