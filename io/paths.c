@@ -112,16 +112,16 @@ static ma_status check_folder(const paths_out *o)
   char folder[PATH_MAX];
   if (o->kind == PATHS_WORKDIR) {
     if (stat(o->path, &st) == 0 && !S_ISDIR(st.st_mode))
-      return ma_fail(MA_ERR_USAGE, "%s %s: is a file, not a folder", o->option, o->path);
+      return ma_fail(MA_ERR_USAGE, "%s %s exists and is not a directory", o->option, o->path);
     return MA_OK;
   }
   folder_of(o->path, folder, sizeof folder);
   if (stat(folder, &st) != 0)
     return ma_fail(MA_ERR_USAGE, "%s %s: folder %s: %s", o->option, o->path, folder, strerror(errno));
-  if (!S_ISDIR(st.st_mode)) return ma_fail(MA_ERR_USAGE, "%s %s: %s is not a folder", o->option, o->path, folder);
+  if (!S_ISDIR(st.st_mode)) return ma_fail(MA_ERR_USAGE, "%s %s: %s is not a directory", o->option, o->path, folder);
   if (stat(o->path, &st) == 0 && (o->kind == PATHS_FILE) == !!S_ISDIR(st.st_mode))
-    return ma_fail(MA_ERR_USAGE, "%s %s: is a %s, not a %s", o->option, o->path, S_ISDIR(st.st_mode) ? "folder" : "file",
-                   o->kind == PATHS_FILE ? "file" : "folder");
+    return ma_fail(MA_ERR_USAGE, "%s %s %s", o->option, o->path,
+                   o->kind == PATHS_FILE ? "is a directory, not a file" : "exists and is not a directory");
   return MA_OK;
 }
 

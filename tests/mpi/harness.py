@@ -1,8 +1,10 @@
 """Shared helpers for the MPI integration tests: run memaudit under the launcher, check its error
-discipline, compare result files across rank counts. Every check raises AssertionError with a message
-that says what differed."""
+discipline, compare result files across rank counts, check a result's layout. Every check raises
+AssertionError with a message that says what differed."""
 import argparse
+import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -11,9 +13,22 @@ import tempfile
 import h5py
 import numpy as np
 
+import layout
+
+# Every check here and in the tests is an assert: under `python -O` (or PYTHONOPTIMIZE) they would all
+# pass silently, so such a run is refused outright.
+if not __debug__ or sys.flags.optimize:
+    sys.stderr.write('memaudit tests: Python runs with assertions disabled (-O or PYTHONOPTIMIZE), so no check '
+                     'would run; refusing. Run without -O and with PYTHONOPTIMIZE unset.\n')
+    sys.exit(2)
+
 MEMAUDIT = os.environ.get('MEMAUDIT', 'memaudit')
 MPIEXEC = shlex.split(os.environ.get('MEMAUDIT_MPIEXEC', 'mpiexec -q --oversubscribe -n'))
-SPEC_CHECK = os.environ.get('MEMAUDIT_SPEC_CHECK', '')
+SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The shared interface checker beside the source tree (../shared), when there is one: it runs in addition
+# to the project's own layout check (layout.py), never instead of it.
+SPEC_CHECK = (os.environ.get('MEMAUDIT_SPEC_CHECK')
+              or os.path.join(SOURCE_ROOT, '..', 'shared', 'tools', 'spec_check.py'))
 
 
 def ranks_arg():
@@ -62,21 +77,98 @@ def datasets(path):
     return out
 
 
+def _objects(path):
+    """'/' and every group and dataset name -> (kind, attributes as numpy arrays, data or None)."""
+    def attrs(o):
+        return {k: np.asarray(v) for k, v in o.attrs.items()}
+    out = {}
+    with h5py.File(path, 'r') as f:
+        out['/'] = ('group', attrs(f), None)
+        f.visititems(lambda n, o: out.__setitem__(
+            n, ('dataset', attrs(o), o[...]) if isinstance(o, h5py.Dataset) else ('group', attrs(o), None)))
+    return out
+
+
+def _same_array(what, x, y):
+    assert x.dtype == y.dtype and x.shape == y.shape, f'{what}: {x.dtype}{x.shape} vs {y.dtype}{y.shape}'
+    if x.dtype.kind == 'O':  # variable-length strings
+        assert x.tolist() == y.tolist(), f'{what}: {x.tolist()!r} vs {y.tolist()!r}'
+    else:
+        assert x.tobytes() == y.tobytes(), \
+            f'{what}: {x.tolist()!r} vs {y.tolist()!r}' if x.size <= 8 else f'{what} differs'
+
+
+# Summary keys that measure the run rather than its result: wall times, rates (gflops, per second), the
+# rank count, and how evenly the search work was spread over the ranks (dedup's work_max_over_mean: 1 at
+# one rank by definition). Everything else in a summary must not depend on the rank count.
+RUN_MEASURES = re.compile(r'^(seconds|phases|ranks|.*_seconds|.*gflops.*|.*per_second.*|work_max_over_mean)$')
+
+
+def _same_json(where, x, y):
+    if isinstance(x, dict) and isinstance(y, dict):
+        kx = {k for k in x if not RUN_MEASURES.match(k)}
+        ky = {k for k in y if not RUN_MEASURES.match(k)}
+        assert kx == ky, f'summary{where}: keys {sorted(kx ^ ky)} in one only'
+        for k in sorted(kx):
+            _same_json(f'{where}.{k}', x[k], y[k])
+    elif isinstance(x, list) and isinstance(y, list):
+        assert len(x) == len(y), f'summary{where}: {len(x)} vs {len(y)} entries'
+        for i, (u, v) in enumerate(zip(x, y)):
+            _same_json(f'{where}[{i}]', u, v)
+    else:
+        same = (x == y and type(x) is type(y)) or (isinstance(x, float) and isinstance(y, float) and x != x and y != y)
+        assert same, f'summary{where}: {x!r} vs {y!r}'
+
+
+def same_result(a, b, summaries=None, skip=()):
+    """Collective results are rank-count independent: the files `a` and `b` hold the same groups and
+    datasets, every dataset byte-identical (but those named in `skip`), every attribute of every object
+    (root and groups included) identical but the root's `command_line`; and, with summaries=(sa, sb),
+    the two JSON summaries are equal in every key but the run's measures (RUN_MEASURES)."""
+    oa, ob = _objects(a), _objects(b)
+    assert sorted(oa) == sorted(ob), f'{a} and {b} hold different objects: {sorted(set(oa) ^ set(ob))}'
+    for name in sorted(oa):
+        (ka, aa, da), (kb, ab, db) = oa[name], ob[name]
+        assert ka == kb, f'{name}: a {ka} in {a}, a {kb} in {b}'
+        drop = {'command_line'} if name == '/' else set()
+        assert set(aa) - drop == set(ab) - drop, \
+            f'{name}: attributes {sorted((set(aa) ^ set(ab)) - drop)} in one file only ({a}, {b})'
+        for k in sorted(set(aa) - drop):
+            _same_array(f'attribute {k} of {name} ({a} vs {b})', aa[k], ab[k])
+        if da is not None and name not in skip:
+            _same_array(f'dataset {name} ({a} vs {b})', da, db)
+    if summaries:
+        sa, sb = summaries
+        _same_json(f' ({sa} vs {sb})', json.load(open(sa)), json.load(open(sb)))
+
+
 def same_datasets(a, b, skip=()):
-    """The two files hold the same datasets with byte-identical contents."""
-    da, db = datasets(a), datasets(b)
-    assert sorted(da) == sorted(db), f'{a} and {b} hold different datasets: {sorted(da)} vs {sorted(db)}'
-    for k in da:
-        if k in skip:
-            continue
-        assert da[k].dtype == db[k].dtype and da[k].shape == db[k].shape, f'{k}: {da[k].dtype}{da[k].shape} vs {db[k].dtype}{db[k].shape}'
-        assert da[k].tobytes() == db[k].tobytes(), f'{k} differs between {a} and {b}'
+    """Kept for the callers outside tests/mpi (tests/slurm): the full comparison of same_result."""
+    same_result(a, b, skip=skip)
+
+
+_spec_check_noted = []
 
 
 def spec_check(kind, path, summary=None):
-    args = ['/usr/bin/python3', SPEC_CHECK, kind, path] + (['--summary', summary] if summary else [])
-    p = subprocess.run(args, capture_output=True, text=True)
-    assert p.returncode == 0, f'spec_check {kind} {path}:\n{p.stdout}{p.stderr}'
+    """The result's layout against SPEC.md: the project's own check (layout.py) always, and the shared
+    ../shared/tools/spec_check.py in addition when the source tree has one beside it."""
+    problems = layout.check(kind, path, summary)
+    assert not problems, f'layout of {kind} result {path}:\n' + '\n'.join(problems)
+    if os.path.exists(SPEC_CHECK):
+        args = [sys.executable, SPEC_CHECK, kind, path] + (['--summary', summary] if summary else [])
+        p = subprocess.run(args, capture_output=True, text=True)
+        assert p.returncode == 0, f'spec_check {kind} {path}:\n{p.stdout}{p.stderr}'
+    elif not _spec_check_noted:
+        _spec_check_noted.append(True)
+        print(f'{SPEC_CHECK} is absent: the result layouts are checked by tests/mpi/layout.py alone')
+
+
+def layout_selftest(kind, path, summary=None):
+    """The layout check can fail: copies of this good result, broken in the ways layout.BREAKAGES lists
+    (a dataset removed, a wrong dtype, an attribute or summary key dropped...), are each reported."""
+    missed = layout.selftest(kind, path, summary)
+    assert not missed, f'layout check of {kind} result {path}:\n' + '\n'.join(missed)
 
 
 def ok(name):

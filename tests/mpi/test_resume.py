@@ -3,7 +3,7 @@
 - interrupted with SIGUSR1 in the middle of each long phase (MEMAUDIT_PAUSE_AT holds the run at the
   start of a named phase until the signal comes), every rank exits 75 with one line, no result file is
   left, and a rerun with the same work directory at another rank count gives a result byte-identical
-  to an uninterrupted run;
+  to an uninterrupted run (every dataset and attribute);
 - one rank killed with SIGKILL mid-run: the job ends (no hang: ctest's timeout bounds it), leaves no
   result file, and the rerun resumes from the last checkpoint with identical output;
 - a rerun whose configuration differs is refused with exit 2.
@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 
-from harness import MEMAUDIT, MPIEXEC, expect_error, ok, run, same_datasets, workdir
+from harness import MEMAUDIT, MPIEXEC, expect_error, ok, run, same_result, workdir
 
 d = workdir('resume')
 data = os.path.join(d, 'train.h5')
@@ -55,7 +55,7 @@ for phase, again in (('kmeans 0', 3), ('search 1', 1), ('kmeans 2', 4), ('recall
     _, err = run(again, *ARGS, '-o', out, '--workdir', work)
     if phase != 'kmeans 0':
         assert 'loaded from' in err, f'{phase}: the rerun did not resume:\n{err}'
-    same_datasets(reference, out)
+    same_result(reference, out)
 
 # A signal after the last checkpoint (the keep decisions and the writing take seconds): the run finishes.
 work, out = os.path.join(d, 'work-keep'), os.path.join(d, 'out-keep.h5')
@@ -63,7 +63,7 @@ p, seen = start(2, out, work, 'keep')
 p.send_signal(signal.SIGUSR1)
 code, err = finish(p, seen)
 assert code == 0, f'a signal after the last checkpoint: exit {code}\n{err}'
-same_datasets(reference, out)
+same_result(reference, out)
 
 # A rank killed mid-run: the job ends, no result, the rerun resumes.
 work, out = os.path.join(d, 'work-kill'), os.path.join(d, 'out-kill.h5')
@@ -93,7 +93,7 @@ while any(alive(r) for r in ranks) and time.monotonic() < end:
 assert not any(alive(r) for r in ranks), 'ranks left running after the job ended'
 _, err = run(2, *ARGS, '-o', out, '--workdir', work)
 assert 'clustering 0: its pairs loaded' in err, err
-same_datasets(reference, out)
+same_result(reference, out)
 
 # kmeans: interrupted in its second clustering, resumed at another rank count.
 KM = ['kmeans', '-i', data, '--clusters', 30, '--reclusterings', 2, '--iters', 6]
@@ -105,7 +105,7 @@ code, err = finish(p, seen)
 assert code == 75 and not os.path.exists(km_out), f'kmeans: exit {code}\n{err}'
 _, err = run(1, *KM, '-o', km_out, '--workdir', km_work)
 assert 'clustering 0: loaded from' in err, err
-same_datasets(km_ref, km_out)
+same_result(km_ref, km_out)
 
 # audit: interrupted in its holdout search, resumed at another rank count.
 gen, hold = os.path.join(d, 'gen.h5'), os.path.join(d, 'hold.h5')
@@ -120,7 +120,7 @@ code, err = finish(p, seen)
 assert code == 75 and not os.path.exists(au_out), f'audit: exit {code}\n{err}'
 _, err = run(2, *AU, '-o', au_out, '--workdir', au_work)
 assert 'search: loaded from' in err, err
-same_datasets(au_ref, au_out)
+same_result(au_ref, au_out)
 
 # Another configuration in the same work directory is refused.
 expect_error(2, 2, ['--workdir', 'another configuration'], *ARGS[:4], 33, *ARGS[5:], '-o', os.path.join(d, 'x.h5'),
