@@ -281,6 +281,8 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t n, int64_t d, 
   int64_t *best = NULL, *prev = NULL, *buf = NULL;
   float *best_sim = NULL;
   unsigned char *empty = NULL;
+  ip_workspace ws = {0}; /* the iterations' tile and float copies, kept from one to the next */
+  const ip_blocking blk = {.ws = &ws};
   best = malloc((size_t)(s->local + 1) * sizeof *best);
   prev = malloc((size_t)(s->local + 1) * sizeof *prev);
   best_sim = malloc((size_t)(s->local + 1) * sizeof *best_sim);
@@ -297,7 +299,7 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t n, int64_t d, 
     ip_argmax_ctx am;
     ip_argmax_init(&am, &s->rows, &y, d, best, best_sim);
     ip_handler h = ip_argmax_handler(&am);
-    st = ip_search(&s->rows, &y, d, &h, NULL);
+    st = ip_search(&s->rows, &y, d, &h, &blk);
     if (st == MA_OK) {
       memset(buf, 0, (size_t)nbuf * sizeof *buf);
       st = km_accumulate(&s->rows, d, best, k, buf, buf + k * d);
@@ -336,6 +338,7 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t n, int64_t d, 
   out->seconds_lloyd = t_all;
   out->gflops_lloyd = t_all > 0 ? flops * out->iterations / t_all * 1e-9 : 0;
 done:
+  ip_workspace_free(&ws);
   free(best);
   free(prev);
   free(best_sim);

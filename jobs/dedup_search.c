@@ -13,8 +13,9 @@
 
 /* Runs this rank's tasks of one round on the members it received. */
 static ma_status run_tasks(const search_plan *p, const members *m, int rank, int round, float threshold, int r,
-                           pairbuf *out)
+                           ip_workspace *ws, pairbuf *out)
 {
+  const ip_blocking blk = {.ws = ws};
   ma_status st = MA_OK;
   size_t esize = m->type == MA_F16 ? 2 : 4;
   for (int64_t t = 0; t < p->ntasks && st == MA_OK; t++) {
@@ -29,7 +30,7 @@ static ma_status run_tasks(const search_plan *p, const members *m, int rank, int
     ip_range_ctx rc;
     ip_range_init(&rc, threshold - topk_exact_band(m->dim), gi == gj);
     ip_handler h = ip_range_handler(&rc);
-    if (xi.rows && xj.rows) st = gi == gj ? ip_search_self(&xi, m->dim, &h, NULL) : ip_search(&xi, &xj, m->dim, &h, NULL);
+    if (xi.rows && xj.rows) st = gi == gj ? ip_search_self(&xi, m->dim, &h, &blk) : ip_search(&xi, &xj, m->dim, &h, &blk);
     for (int64_t k = 0; k < rc.n && st == MA_OK; k++) {
       float sim = topk_exact_dot(&xi, rc.pairs[k].a, &xj, rc.pairs[k].b, m->dim);
       if (sim < threshold) continue;
@@ -51,6 +52,7 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
   ma_status st = MA_OK;
   search_plan p;
   members m = {0};
+  ip_workspace ws = {0};
   int rank, nranks;
   memset(stats, 0, sizeof *stats);
   MA_MPI(MPI_Comm_rank(comm, &rank));
@@ -80,7 +82,7 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
     MA_TRY(mpi_sum_i64(comm, moved, &all_moved));
     stats->bytes_moved += all_moved;
     double t0 = log_now();
-    st = run_tasks(&p, &m, rank, round, threshold, r, out);
+    st = run_tasks(&p, &m, rank, round, threshold, r, &ws, out);
     busy += log_now() - t0;
     MA_TRY(mpi_agree(comm, st));
     members_free(&m);
@@ -92,6 +94,7 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
   MA_MPI_TRY(MPI_Allreduce(&rate, &stats->gflops, 1, MPI_DOUBLE, MPI_MIN, comm));
   if (isinf(stats->gflops)) stats->gflops = 0;
 done:
+  ip_workspace_free(&ws);
   members_free(&m);
   sp_free(&p);
   return st;

@@ -77,6 +77,27 @@ static void *alloc_floats(int64_t n)
   return bytes ? aligned_alloc(64, bytes) : NULL;
 }
 
+/* Buffer `slot` of at least n floats: ws's, grown if need be, or a new one (ws NULL). */
+static float *take(ip_workspace *ws, int slot, int64_t n)
+{
+  if (!ws) return alloc_floats(n);
+  if (ws->cap[slot] < n) {
+    free(ws->buf[slot]);
+    ws->buf[slot] = alloc_floats(n);
+    ws->cap[slot] = ws->buf[slot] ? n : 0;
+  }
+  return ws->buf[slot];
+}
+
+void ip_workspace_free(ip_workspace *w)
+{
+  for (int k = 0; k < 3; k++) {
+    free(w->buf[k]);
+    w->buf[k] = NULL;
+    w->cap[k] = 0;
+  }
+}
+
 static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_handler *h,
                      const ip_blocking *b, int self)
 {
@@ -100,16 +121,20 @@ static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_han
   chunk = chunk < ib ? ib : chunk / ib * ib;
   if (chunk > irows) chunk = irows;
   if (ob > orows) ob = orows;
+  ip_workspace *ws = b ? b->ws : NULL;
+  /* x against itself in one chunk: the outer blocks are rows of the widened inner chunk, so float16
+   * rows are widened once, not twice */
+  int share = self && x->type == MA_F16 && chunk == irows;
 
   /* Tile rows padded to a multiple of 16 floats, so that they start on cache lines for the
    * handlers, but not to a multiple of 1 KiB, whose rows fall in few L1 sets when SGEMM stores C
    * (measured ~2% slower). */
   int64_t lds = ((bn < y->rows ? bn : y->rows) + 15) / 16 * 16;
   if (lds % 256 == 0) lds += 16;
-  s = alloc_floats((bm < x->rows ? bm : x->rows) * lds);
+  s = take(ws, 0, (bm < x->rows ? bm : x->rows) * lds);
   if (!s) goto nomem;
-  if (outer->src->type == MA_F16 && !(outer->buf = alloc_floats(ob * d))) goto nomem;
-  if (inner->src->type == MA_F16 && !(inner->buf = alloc_floats(chunk * d))) goto nomem;
+  if (outer->src->type == MA_F16 && !share && !(outer->buf = take(ws, 1, ob * d))) goto nomem;
+  if (inner->src->type == MA_F16 && !(inner->buf = take(ws, 2, chunk * d))) goto nomem;
 
   for (int64_t c0 = 0; c0 < irows; c0 += chunk) {
     int64_t cn = irows - c0 < chunk ? irows - c0 : chunk;
@@ -131,8 +156,9 @@ static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_han
         if (!loaded_inner) {
           operand_load(inner, c0, cn);
           loaded_inner = 1;
+          if (share) *outer = (operand){outer->src, d, inner->buf, inner->first};
         }
-        if (!loaded_outer) {
+        if (!loaded_outer && !share) {
           operand_load(outer, o0, on);
           loaded_outer = 1;
         }
@@ -160,9 +186,11 @@ nomem:
   st = ma_fail(MA_ERR_RUNTIME, "ip_search: out of memory for the tile workspace (d %lld, bm %lld, "
                "bn %lld, chunk %lld)", (long long)d, (long long)bm, (long long)bn, (long long)chunk);
 done:
-  free(s);
-  free(xo.buf);
-  free(yo.buf);
+  if (!ws) {
+    free(s);
+    free(inner->buf);
+    if (!share) free(outer->buf);
+  }
   return st;
 }
 
