@@ -16,6 +16,13 @@
 #include "io/ckpt.h"
 #include "mpi/comm.h"
 
+/* Progress of a clustering: at -v only for the fine clusterings of two-level k-means (hundreds of them). */
+#define KM_LOG(cfg, ...)                        \
+  do {                                          \
+    if ((cfg)->quiet) log_verbose(__VA_ARGS__); \
+    else log_info(__VA_ARGS__);                 \
+  } while (0)
+
 /* Candidates per k-means|| round, as a multiple of k (Bahmani et al. use 0.5k to 2k). */
 #define KM_OVERSAMPLE 1.0
 /* k-means|| runs on a sub-sample of this many items per cluster: each of its rounds costs as much as a
@@ -323,13 +330,13 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t n, int64_t d, 
     double secs = log_now() - t0;
     t_all += secs;
     out->iterations = it + 1;
-    log_info("clustering %d iteration %2d: objective %.6f, imbalance %.2f, %lld changed, %lld empty repaired, "
+    KM_LOG(cfg, "clustering %d iteration %2d: objective %.6f, imbalance %.2f, %lld changed, %lld empty repaired, "
              "search %.3g TFLOP, %.2f s, %.1f GFLOP/s", cfg->clustering, it + 1, out->train_objective,
              (double)largest * (double)k / (double)s->global, (long long)changed, (long long)repaired,
              search * 1e-12, secs, flops / secs * 1e-9);
     if (changed == 0 && nempty == 0) break;
     if (cfg->stop_on_search_cost && nempty == 0 && saved < flops) {
-      log_info("clustering %d: the last update saved %.3g TFLOP of search, less than an iteration's %.3g: "
+      KM_LOG(cfg, "clustering %d: the last update saved %.3g TFLOP of search, less than an iteration's %.3g: "
                "stopping", cfg->clustering, saved * 1e-12, flops * 1e-12);
       break;
     }
@@ -386,13 +393,31 @@ done:
   return st;
 }
 
-int64_t km_memory(int64_t rows, int64_t row_bytes, int64_t k, int64_t d, int64_t n, int64_t per_cluster)
+/* Whether cfg's k is clustered in two levels. */
+static int two_level(const km_config *cfg)
+{
+  return cfg->method == KM_TWO_LEVEL || (cfg->method == KM_AUTO && cfg->k >= KM_TWO_LEVEL_FROM);
+}
+
+/* One flat k-means of k clusters over n items, `rows` of them here. */
+static int64_t flat_memory(int64_t rows, int64_t row_bytes, int64_t k, int64_t d, int64_t n, int64_t per_cluster)
 {
   double frac = (double)per_cluster * (double)k >= (double)n ? 1.0 : (double)per_cluster * (double)k / (double)n;
   int64_t sample = (int64_t)(frac * (double)rows * 1.1) + 1024;
   int64_t cands = (int64_t)(KM_OVERSAMPLE * (double)k * 6) + 1 + KM_INIT_PER_CLUSTER * k;
   int64_t gram = cands * cands * 4 < KM_GRAM_BYTES ? cands * cands * 4 : KM_GRAM_BYTES; /* rank 0's k-means++ */
   return sample * (row_bytes + 32) + rows * 16 + k * d * 16 + cands * d * 8 + gram + ((int64_t)96 << 20);
+}
+
+int64_t km_memory(int64_t rows, int64_t row_bytes, const km_config *km, int64_t d, int64_t n)
+{
+  if (!two_level(km)) return flat_memory(rows, row_bytes, km->k, d, n, km->per_cluster);
+  /* the coarse k-means over every row, or a fine one over a coarse cluster's rows (copied; counted at 4x
+   * the mean cluster: they are uneven), beside the assembled centroids and assignment */
+  int64_t k1 = (int64_t)llround(sqrt((double)km->k)), fine_rows = rows / (k1 > 0 ? k1 : 1) * 4 + 1024;
+  int64_t coarse = flat_memory(rows, row_bytes, k1, d, n, km->per_cluster);
+  int64_t fine = fine_rows * row_bytes + flat_memory(fine_rows, row_bytes, 4 * (km->k / k1 + 1), d, n / k1 * 4, km->per_cluster);
+  return (coarse > fine ? coarse : fine) + km->k * d * 4 + rows * 8;
 }
 
 void km_result_free(km_result *r)
@@ -403,8 +428,8 @@ void km_result_free(km_result *r)
   memset(r, 0, sizeof *r);
 }
 
-ma_status km_cluster(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
-                     const km_config *cfg, km_result *out)
+ma_status km_cluster_flat(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
+                          const km_config *cfg, km_result *out)
 {
   ma_status st = MA_OK;
   km_sample s = {0}, init = {0};
@@ -422,7 +447,7 @@ ma_status km_cluster(MPI_Comm comm, const ma_rows *local, const int64_t *ids, in
   km_filter f[2];
   MA_TRY(sample_filter(comm, local, ids, n, d, cfg, &f[0], &out->sample));
   if ((double)cfg->per_cluster * (double)cfg->k > (double)n)
-    log_info("clustering %d: %lld x %lld sample items exceed the %lld rows; training on all of them", cfg->clustering,
+    KM_LOG(cfg, "clustering %d: %lld x %lld sample items exceed the %lld rows; training on all of them", cfg->clustering,
              (long long)cfg->per_cluster, (long long)cfg->k, (long long)n);
   int64_t ncand = 0;
   double t0 = log_now();
@@ -436,18 +461,37 @@ ma_status km_cluster(MPI_Comm comm, const ma_rows *local, const int64_t *ids, in
   MA_TRY(seed_kmeans_par(comm, &init, d, cfg, out->centroids, &ncand));
   /* every init item meets every candidate once, in the round that drew it */
   out->seed_flops = 2.0 * (double)init.global * (double)ncand * (double)d + km_seed_flops(ncand, d, cfg->k, KM_SEED_ITERS, KM_GRAM_BYTES);
-  log_info("clustering %d: k-means|| seeded %lld clusters from %lld candidates over %lld items in %.2f s",
+  KM_LOG(cfg, "clustering %d: k-means|| seeded %lld clusters from %lld candidates over %lld items in %.2f s",
            cfg->clustering, (long long)cfg->k, (long long)ncand, (long long)init.global, log_now() - t0);
   sample_free(&init);
   MA_TRY(select_rows(comm, local, ids, d, f, 1, cfg->seed, 1, &s));
   MA_TRY(lloyd(comm, &s, n, d, cfg, out));
   sample_free(&s);
   MA_TRY(assign_all(comm, local, n, d, cfg, out));
+  out->flops = out->seed_flops + 2.0 * (double)out->sample * (double)cfg->k * (double)d * out->iterations +
+               2.0 * (double)n * (double)cfg->k * (double)d;
 done:
   sample_free(&s);
   sample_free(&init);
   if (st != MA_OK) km_result_free(out);
   return st;
+}
+
+const char *km_method_name(const km_config *km) { return two_level(km) ? "two-level" : "flat"; }
+
+ma_status km_cluster(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
+                     const km_config *cfg, km_result *out)
+{
+  return two_level(cfg) ? km_cluster_two_level(comm, local, ids, n, d, cfg, out)
+                        : km_cluster_flat(comm, local, ids, n, d, cfg, out);
+}
+
+void km_resolve_k(km_config *km, int64_t n)
+{
+  if (km->k != 0) return;
+  km->k = n / KM_AUTO_CLUSTER_SIZE > 1 ? n / KM_AUTO_CLUSTER_SIZE : 1;
+  log_info("--clusters auto: %lld clusters for %lld rows (about %d rows each), %s k-means", (long long)km->k,
+           (long long)n, KM_AUTO_CLUSTER_SIZE, km_method_name(km));
 }
 
 ma_status km_write(h5out *o, int r, const km_result *res, int64_t k, int64_t d, int64_t n, int64_t offset,
@@ -519,7 +563,18 @@ ma_status km_option(km_config *km, int *reclusterings, int max_reclusterings, in
   int64_t v;
   *handled = 1;
   switch (opt) {
-  case OPT_KM_CLUSTERS: return opts_int64(arg, "--clusters", 1, INT32_MAX, &km->k);
+  case OPT_KM_CLUSTERS:
+    if (!strcmp(arg, "auto")) {
+      km->k = 0;
+      return MA_OK;
+    }
+    return opts_int64(arg, "--clusters", 1, INT32_MAX, &km->k);
+  case OPT_KM_METHOD:
+    if (!strcmp(arg, "auto")) km->method = KM_AUTO;
+    else if (!strcmp(arg, "flat")) km->method = KM_FLAT;
+    else if (!strcmp(arg, "two-level")) km->method = KM_TWO_LEVEL;
+    else return ma_fail(MA_ERR_USAGE, "--kmeans takes flat, two-level or auto, not '%s'", arg);
+    return MA_OK;
   case OPT_KM_PER_CLUSTER: return opts_int64(arg, "--sample-per-cluster", 1, INT32_MAX, &km->per_cluster);
   case OPT_KM_ITERS:
     MA_CALL(opts_int64(arg, "--iters", 1, 100000, &v));

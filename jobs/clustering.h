@@ -11,14 +11,21 @@
 #include "jobs/options.h"
 #include "kernels/ip_tile.h"
 
+/* How k clusters are found: flat k-means over all of them, or two levels (about sqrt(k) coarse
+ * clusters, then a k-means inside each); auto picks two levels from KM_TWO_LEVEL_FROM clusters on. */
+typedef enum { KM_AUTO = 0, KM_FLAT = 1, KM_TWO_LEVEL = 2 } km_method;
+enum { KM_TWO_LEVEL_FROM = 4096, KM_AUTO_CLUSTER_SIZE = 1000 };
+
 typedef struct km_config {
-  int64_t k;          /* clusters */
+  int64_t k;          /* clusters; 0: --clusters auto, until km_resolve_k */
   int iters;          /* Lloyd iterations at most */
   int64_t per_cluster; /* the sample holds about per_cluster * k items (all of them when that is >= n) */
   uint64_t seed;
   int clustering;     /* r: which of the reclusterings; its sample and seeds follow from (seed, r) */
   int init_rounds;    /* k-means|| rounds (default 5) */
   int stop_on_search_cost; /* stop Lloyd once an iteration saves less search work than it costs (dedup) */
+  km_method method;
+  int quiet;          /* progress lines at -v only (the fine clusterings of two-level k-means) */
 } km_config;
 
 typedef struct km_result {
@@ -30,29 +37,53 @@ typedef struct km_result {
   int iterations;
   int64_t sample;       /* items the clustering trained on */
   double seed_flops;    /* the GEMM work of seeding: k-means|| rounds and the k-means++ that reduces them */
+  double flops;         /* all the GEMM work: seeding, Lloyd iterations, the assignment (both levels) */
   double seconds_lloyd, gflops_lloyd;   /* Lloyd iterations: wall time, 2*sample*k*d per iteration / time */
   double seconds_assign, gflops_assign; /* the assignment of all items */
 } km_result;
 
 /* The clustering options that kmeans and dedup share; each command numbers its own options from
  * OPT_KM_NEXT. */
-enum { OPT_KM_CLUSTERS = OPT_COMMAND, OPT_KM_ITERS, OPT_KM_PER_CLUSTER, OPT_KM_RECLUSTER, OPT_KM_NEXT };
+enum { OPT_KM_CLUSTERS = OPT_COMMAND, OPT_KM_ITERS, OPT_KM_PER_CLUSTER, OPT_KM_RECLUSTER, OPT_KM_METHOD, OPT_KM_NEXT };
 #define KM_LONG_OPTIONS                                                                                        \
   {"clusters", required_argument, 0, OPT_KM_CLUSTERS}, {"iters", required_argument, 0, OPT_KM_ITERS},        \
       {"sample-per-cluster", required_argument, 0, OPT_KM_PER_CLUSTER},                                        \
-      {"reclusterings", required_argument, 0, OPT_KM_RECLUSTER}
+      {"reclusterings", required_argument, 0, OPT_KM_RECLUSTER}, {"kmeans", required_argument, 0, OPT_KM_METHOD}
+#define KM_HELP                                                                                                 \
+  "  --clusters K|auto         clusters per clustering (default 1024; auto: rows / 1000)\n"                    \
+  "  --kmeans flat|two-level|auto  flat k-means, or sqrt(K) coarse clusters then k-means inside each\n"       \
+  "                            (default auto: two-level from 4096 clusters on)\n"
+
+/* Sets k from n for --clusters auto (n / KM_AUTO_CLUSTER_SIZE, at least 1) and logs it; nothing
+ * otherwise. Not collective (every rank has the same n). */
+void km_resolve_k(km_config *km, int64_t n);
+
+/* "flat" or "two-level": the method km_cluster uses for km's k. Not collective. */
+const char *km_method_name(const km_config *km);
 
 /* Handles opt when it is one of KM_LONG_OPTIONS (*handled = 1). Not collective. */
 ma_status km_option(km_config *km, int *reclusterings, int max_reclusterings, int opt, const char *arg, int *handled);
 
-/* Clusters the rows (local: this rank's rows; ids: their global ids; n: rows over all ranks).
- * The result is bit-identical whatever the number of ranks. Collective on comm. */
+/* Clusters the rows (local: this rank's rows; ids: their global ids; n: rows over all ranks), flat or
+ * in two levels as cfg->method says. The result is bit-identical whatever the number of ranks.
+ * Collective on comm. */
 ma_status km_cluster(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
                      const km_config *cfg, km_result *out);
 
+/* Flat k-means (km_cluster's one level). Collective on comm. */
+ma_status km_cluster_flat(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
+                          const km_config *cfg, km_result *out);
+
+/* Two-level k-means (jobs/clustering_two_level.c): k1 = round(sqrt(k)) coarse clusters by flat
+ * k-means; coarse cluster j gets k_j clusters in proportion to its size (km_fine_counts, sum k), found
+ * by flat k-means over its items alone, seeded from (seed, clustering, j); an item's cluster is the
+ * nearest fine centroid of its 2 nearest coarse clusters. Collective on comm. */
+ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_t *ids, int64_t n, int64_t d,
+                               const km_config *cfg, km_result *out);
+
 /* Bytes km_cluster needs on a rank holding `rows` rows of `row_bytes` (beyond the rows themselves).
  * Not collective. */
-int64_t km_memory(int64_t rows, int64_t row_bytes, int64_t k, int64_t d, int64_t n, int64_t per_cluster);
+int64_t km_memory(int64_t rows, int64_t row_bytes, const km_config *km, int64_t d, int64_t n);
 
 void km_result_free(km_result *r);
 

@@ -32,7 +32,7 @@ static const char dedup_help[] =
     "Clusters the embeddings R times (k-means on a different sample each time), searches every cluster\n"
     "for pairs at or above the lowest threshold, keeps the union, decides which item of each group to\n"
     "keep, and estimates its own recall against an exact search of a sample.\n\n"
-    "  --clusters K              clusters per clustering (default 1024)\n"
+    KM_HELP
     "  --reclusterings R         clusterings (default 5); pairs split by one boundary are caught by another\n"
     "  --threshold T[,T2,...]    cosine similarity (default 0.95); the first is primary, others give /sweep\n"
     "  --iters I                 k-means iterations at most (default 20)\n"
@@ -140,9 +140,9 @@ static ma_status config_text(const dedup_cfg *c, char **text)
 {
   char *inputs = NULL, opts[1024];
   MA_CALL(ckpt_describe_inputs(c->common.inputs, c->common.ninputs, &inputs));
-  int len = snprintf(opts, sizeof opts, "memaudit dedup %s\nclusters %lld reclusterings %d iters %d kmeans-stop %d "
+  int len = snprintf(opts, sizeof opts, "memaudit dedup %s\nclusters %lld kmeans %s reclusterings %d iters %d kmeans-stop %d "
                      "sample-per-cluster %lld seed %llu exact %d drop-invalid %d recall-sample %lld\nthresholds", MEMAUDIT_VERSION,
-                     (long long)c->km.k, c->reclusterings, c->km.iters, c->km.stop_on_search_cost, (long long)c->km.per_cluster,
+                     (long long)c->km.k, km_method_name(&c->km), c->reclusterings, c->km.iters, c->km.stop_on_search_cost, (long long)c->km.per_cluster,
                      (unsigned long long)c->common.seed, c->exact, c->common.drop_invalid, (long long)c->recall_sample);
   for (int i = 0; i < c->nthr && len < (int)sizeof opts - 32; i++) len += snprintf(opts + len, sizeof opts - (size_t)len, " %.9g", c->thresholds[i]);
   size_t need = strlen(inputs) + strlen(opts) + 2;
@@ -160,7 +160,7 @@ static ma_status config_text(const dedup_cfg *c, char **text)
 static int64_t dedup_need(const h5in *in, int64_t rows, const void *ctx)
 {
   const dedup_cfg *c = ctx;
-  int64_t km = c->exact ? 0 : km_memory(rows, h5in_row_bytes(in), c->km.k, in->dim, in->n, c->km.per_cluster);
+  int64_t km = c->exact ? 0 : km_memory(rows, h5in_row_bytes(in), &c->km, in->dim, in->n);
   /* positions, assignment, keep and representative; about 4 pairs per row in flight; workspaces */
   return km + rows * (8 + 4 + 1 + 8) + rows * 4 * (int64_t)sizeof(dd_pair) + ((int64_t)160 << 20);
 }
@@ -488,8 +488,7 @@ static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
     log_info("clustering %d: %lld pairs >= %.4f found, %lld distinct over clusterings 0..%d; moved %.1f MiB",
              r, (long long)new_pairs, c->lowest, (long long)total, r, (double)ss.bytes_moved / (1 << 20));
     ps = (dedup_phase_stats){(double)new_pairs, (double)total, ss.flops,
-                             s->res.seed_flops + 2.0 * (double)s->res.sample * (double)c->km.k * (double)d * s->res.iterations +
-                                 2.0 * (double)ji->n * (double)c->km.k * (double)d,
+                             s->res.flops,
                              ss.work_mean > 0 ? ss.work_max / ss.work_mean : 1, ss.rounds, (double)ss.bytes_moved};
     json_array_append_new(phases, phase_json(&ps, &s->res, &ss));
     if (s->ck) MA_CALL(dckpt_save_pairs(s->ck, r, &s->ps, &ps));
@@ -557,6 +556,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   }
   MA_TRY(check_paths(comm, &c));
   MA_TRY(job_input_open(comm, &c.common, &s.ji));
+  km_resolve_k(&c.km, s.ji.in->n);
   if (c.common.workdir) {
     char *config = NULL;
     st = config_text(&c, &config);

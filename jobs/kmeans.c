@@ -21,7 +21,7 @@ static const char kmeans_help[] =
     "Spherical k-means (centroids are normalised means; items go to the largest inner product), seeded\n"
     "by k-means|| and trained on a random sample of P*K items per clustering; then every item is\n"
     "assigned. Results are bit-identical whatever the number of ranks.\n\n"
-    "  --clusters K             clusters (default 1024)\n"
+    KM_HELP
     "  --iters I                Lloyd iterations at most (default 20; stops earlier when nothing moves)\n"
     "  --sample-per-cluster P   train on about P*K items (default 256; all items when P*K >= N)\n"
     "  --reclusterings R        independent clusterings on different samples (default 1)\n" MA_COMMON_HELP;
@@ -56,7 +56,7 @@ static ma_status parse(int argc, char **argv, kmeans_cfg *c)
 static int64_t kmeans_need(const h5in *in, int64_t rows, const void *ctx)
 {
   const kmeans_cfg *c = ctx;
-  return km_memory(rows, h5in_row_bytes(in), c->km.k, in->dim, in->n, c->km.per_cluster) + rows * 4;
+  return km_memory(rows, h5in_row_bytes(in), &c->km, in->dim, in->n) + rows * 4;
 }
 
 ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
@@ -82,6 +82,7 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
   opts_paths(&c.common, "-i", &p);
   MA_TRY(paths_check(comm, &p));
   MA_TRY(job_input_open(comm, &c.common, &ji));
+  km_resolve_k(&c.km, ji.in->n);
   if (c.km.k > ji.in->n)
     MA_TRY(ma_fail(MA_ERR_DATA, "%lld rows are fewer than the %lld clusters asked for", (long long)ji.in->n,
                    (long long)c.km.k));
@@ -89,8 +90,8 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
     char *inputs = NULL, *config = NULL;
     st = ckpt_describe_inputs(c.common.inputs, c.common.ninputs, &inputs);
     if (st == MA_OK && (config = malloc(strlen(inputs) + 256)))
-      sprintf(config, "%smemaudit kmeans %s\nclusters %lld iters %d sample-per-cluster %lld seed %llu drop-invalid %d\n",
-              inputs, MEMAUDIT_VERSION, (long long)c.km.k, c.km.iters, (long long)c.km.per_cluster,
+      sprintf(config, "%smemaudit kmeans %s\nclusters %lld kmeans %s iters %d sample-per-cluster %lld seed %llu drop-invalid %d\n",
+              inputs, MEMAUDIT_VERSION, (long long)c.km.k, km_method_name(&c.km), c.km.iters, (long long)c.km.per_cluster,
               (unsigned long long)c.km.seed, c.common.drop_invalid);
     else if (st == MA_OK) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
     if (st == MA_OK) st = ckpt_open(comm, c.common.workdir, config, &ck);

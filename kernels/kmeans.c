@@ -351,3 +351,39 @@ double km_seed_flops(int64_t nc, int64_t d, int64_t k, int iters, int64_t gram_b
   double pp = gram_fits(nc, gram_bytes) ? per * (double)nc : per * (1 + (double)(k - 1) * pp_trials(k));
   return pp + per * (double)k * iters;
 }
+
+ma_status km_fine_counts(const int64_t *sizes, int64_t k1, int64_t k, int64_t *kj)
+{
+  ma_status st = MA_OK;
+  double *rem = NULL;
+  int64_t n = 0, total = 0;
+  for (int64_t j = 0; j < k1; j++) n += sizes[j];
+  MA_ALLOC(rem, k1);
+  for (int64_t j = 0; j < k1; j++) {
+    double share = (double)k * (double)sizes[j] / (double)n;
+    kj[j] = (int64_t)floor(share);
+    if (kj[j] < 1 && sizes[j] > 0) kj[j] = 1;
+    if (kj[j] > sizes[j]) kj[j] = sizes[j];
+    rem[j] = share - (double)kj[j];
+    total += kj[j];
+  }
+  /* Hand out (or take back) one at a time: the largest remainder that still has room. */
+  while (total != k) {
+    int64_t pick = -1;
+    for (int64_t j = 0; j < k1; j++) {
+      int room = total < k ? kj[j] < sizes[j] : kj[j] > 1;
+      if (!room) continue;
+      if (pick < 0 || (total < k ? rem[j] > rem[pick] : rem[j] < rem[pick])) pick = j;
+    }
+    if (pick < 0) {
+      st = ma_fail(MA_ERR_DATA, "%lld rows cannot hold %lld clusters", (long long)n, (long long)k);
+      goto done;
+    }
+    kj[pick] += total < k ? 1 : -1;
+    rem[pick] += total < k ? -1.0 : 1.0;
+    total += total < k ? 1 : -1;
+  }
+done:
+  free(rem);
+  return st;
+}

@@ -60,4 +60,11 @@ double km_seed_flops(int64_t nc, int64_t d, int64_t k, int iters, int64_t gram_b
  * when one no longer lowers this by as much as it costs. Not collective. */
 double km_search_flops(const int64_t *counts, int64_t k, int64_t sample, int64_t n, int64_t d);
 
+/* Two-level k-means: how many of k clusters each of the k1 coarse clusters gets, in proportion to its
+ * size: k_j = floor(k n_j / n), then one more to the largest remainders (ties: the lower j) until they
+ * sum to k (or one less from the smallest, when the floors of 1 for small clusters overshoot); never
+ * more than n_j, at least 1 for a non-empty cluster. MA_ERR_DATA when the n = sum n_j items cannot
+ * hold k clusters. The same on every rank (it reads only the global sizes). Not collective. */
+ma_status km_fine_counts(const int64_t *sizes, int64_t k1, int64_t k, int64_t *kj);
+
 #endif

@@ -176,6 +176,56 @@ static void test_seed_separated(void **state)
   free(seeds);
 }
 
+/* Fine counts of two-level k-means: exact cases, then invariants on random sizes. */
+static void test_fine_counts(void **state)
+{
+  (void)state;
+  int64_t kj[8];
+  /* proportional: 100, 300, 600 items, k = 10 -> 1, 3, 6 */
+  const int64_t a[] = {100, 300, 600};
+  assert_int_equal(km_fine_counts(a, 3, 10, kj), MA_OK);
+  assert_true(kj[0] == 1 && kj[1] == 3 && kj[2] == 6);
+  /* remainders: shares 1.5, 1.5, 1.0 of k = 4 -> the tie goes to the lower j */
+  const int64_t b[] = {30, 30, 20};
+  assert_int_equal(km_fine_counts(b, 3, 4, kj), MA_OK);
+  assert_true(kj[0] == 2 && kj[1] == 1 && kj[2] == 1);
+  /* small clusters get 1 though their share is below, the largest pays: 1, 1, 1 of k = 3 with 2, 2, 96 */
+  const int64_t c[] = {2, 2, 96, 0};
+  assert_int_equal(km_fine_counts(c, 4, 3, kj), MA_OK);
+  assert_true(kj[0] == 1 && kj[1] == 1 && kj[2] == 1 && kj[3] == 0);
+  /* never more than n_j: k = n gives every item its own cluster */
+  const int64_t e[] = {1, 5, 2};
+  assert_int_equal(km_fine_counts(e, 3, 8, kj), MA_OK);
+  assert_true(kj[0] == 1 && kj[1] == 5 && kj[2] == 2);
+  ma_err_clear();
+  assert_int_equal(km_fine_counts(e, 3, 9, kj), MA_ERR_DATA);
+  ma_err_clear();
+
+  uint64_t x = 7;
+  for (int t = 0; t < 2000; t++) {
+    int64_t sizes[8], k1 = 1 + (int64_t)(t % 8), n = 0, got[8], sum = 0, nonempty = 0;
+    for (int64_t j = 0; j < k1; j++) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      sizes[j] = (int64_t)(x >> 33) % (t % 3 ? 1000 : 5);
+      n += sizes[j];
+      nonempty += sizes[j] > 0;
+    }
+    if (n == 0) continue;
+    int64_t k = 1 + (int64_t)((x >> 17) % (uint64_t)n);
+    if (k < nonempty) k = nonempty;
+    assert_int_equal(km_fine_counts(sizes, k1, k, got), MA_OK);
+    for (int64_t j = 0; j < k1; j++) {
+      sum += got[j];
+      assert_true(got[j] <= sizes[j]);
+      assert_true(sizes[j] == 0 || got[j] >= 1);
+      /* where no bound binds, within one of the exact share */
+      double share = (double)k * (double)sizes[j] / (double)n;
+      if (got[j] > 1 && got[j] < sizes[j]) assert_true(fabs((double)got[j] - share) < 1.0 + 1e-9 * share + (double)k1);
+    }
+    assert_int_equal(sum, k);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -184,6 +234,7 @@ int main(void)
       cmocka_unit_test(test_centroids_and_split),
       cmocka_unit_test(test_seed_separated),
       cmocka_unit_test(test_search_flops),
+      cmocka_unit_test(test_fine_counts),
   };
   /* every test on every path this CPU can force, the hardware's last */
   int failed = 0;
