@@ -1,6 +1,6 @@
 """embed: the descriptor's measured invariances on generated images (figures printed), byte-identical
 files at 1, 2 and 3 ranks, float16 and --id-offset, and corrupt, truncated, non-JPEG and unreadable files
-skipped and listed (or exit 3 under --strict) without a rank crashing or hanging, even when one rank
+skipped and listed; a file that decodes with a warning skipped as damaged, or kept with --accept-warnings (or exit 3 under --strict) without a rank crashing or hanging, even when one rank
 holds nothing but bad files. The image generator (ma_gen_images) is checked to be deterministic.
 
     test_embed.py [--scenes S] [--seed N]     the measurement on a larger set (docs/embed.md quotes one)"""
@@ -171,9 +171,21 @@ assert np.array_equal(M, X[[0, 8, 16, 24, 32]]), 'a good image embeds differentl
 truncated_reason = [e['reason'] for e in m['skipped'] if e['path'] == 'truncated.jpg'][0]
 print(f'  a JPEG cut at 55% is "{truncated_reason}"; a header-only one is '
       f'"{[e["reason"] for e in m["skipped"] if e["path"] == "header-only.jpg"][0]}"')
-if truncated_reason == 'damaged':  # decoded with a warning: kept with --accept-warnings
-    run(3, 'embed', '--images', '@mixed.list', '-o', 'warn.h5', '--accept-warnings', '-q')
-    assert list(load('warn.h5')[1]) == sorted(good_pos + [2])
+# --accept-warnings, on a file that decodes with a warning whatever the libjpeg-turbo build: an image
+# whose only defect is its missing end-of-image marker (the last two bytes) decodes whole, with the
+# warning "Premature end of JPEG file". Skipped as damaged by default; kept with --accept-warnings, and
+# then embedded exactly as the intact file.
+assert blob[-2:] == b'\xff\xd9', 'the JPEG does not end with its EOI marker'
+open('no-eoi.jpg', 'wb').write(blob[:-2])
+open('warn.list', 'w').write(f'{good[0]}\nno-eoi.jpg\n{good[1]}\n')
+run(2, 'embed', '--images', '@warn.list', '-o', 'warn-skip.h5', '--summary', 'warn-skip.json', '-q')
+w = json.load(open('warn-skip.json'))
+assert [(e['id'], e['path'], e['reason']) for e in w['skipped']] == [(1, 'no-eoi.jpg', 'damaged')], w['skipped']
+assert list(load('warn-skip.h5')[1]) == [0, 2]
+run(3, 'embed', '--images', '@warn.list', '-o', 'warn.h5', '--summary', 'warn.json', '--accept-warnings', '-q')
+W, wids, _, _ = load('warn.h5')
+assert list(wids) == [0, 1, 2] and json.load(open('warn.json'))['skipped'] == []
+assert W[1].tobytes() == W[0].tobytes() == X[0].tobytes(), 'an image kept with a warning embeds differently'
 
 # --strict: exit 3 naming the first bad file; nothing is written.
 line = expect_error(3, 3, ['truncated.jpg', '--strict'], 'embed', '--images', '@mixed.list', '-o', 'strict.h5', '--strict')
