@@ -164,6 +164,26 @@ assert res['similarity'].tobytes() == tsim.tobytes() and np.array_equal(res['nea
 with h5py.File(out, 'r') as f:
     assert f.attrs['k'] == 3 and f.attrs['n'] == 3
 
+# A similarity that only the summation order decides: q . t = a + b - a with a = q0 t0 at column 0, the
+# tiny b = q8 t8 (2^-60 a) at column 8 and -a at column 16. In memaudit's order lane 0 holds a - a = 0,
+# lane 8 holds b, and the fold gives b (4.3e-19); added left to right, or in 8 lanes, b is lost in a + b
+# and the sum is 0. A reference that sums in another order fails here, whatever the CPU.
+q, t = np.zeros((2, dim), np.float32), np.zeros((3, dim), np.float32)
+q[0, [0, 8, 16]] = [1, 2.0 ** -30, 1]
+t[0, [0, 8, 16]] = [1, 2.0 ** -30, -1]
+q[1, 1], t[1, 2], t[2, 3] = 1, 1, 1
+qn, tn_order = ma_normalize(q), ma_normalize(t)
+seq = np.float32(sum(float(u) * float(v) for u, v in zip(qn[0].astype(np.float64), tn_order[0].astype(np.float64))))
+order_train, order_gen, out = (os.path.join(d, f'order-{e}.h5') for e in ('train', 'gen', 'out'))
+write(order_train, t)
+write(order_gen, q)
+run(2, 'audit', '--train', order_train, '--generated', order_gen, '--k', 3, '-o', out, '-q')
+onb, osim, _, _ = reference(qn, tn_order, np.arange(3, dtype=np.int64), 3, thr)
+res = datasets(out)
+assert np.array_equal(res['neighbors'], onb) and res['similarity'].tobytes() == osim.tobytes(), \
+    f'order case: {res["similarity"].tolist()} vs {osim.tolist()}'
+assert ma_dot(qn[:1], tn_order[:1])[0, 0] > 0 and seq == 0, 'the order case does not tell the orders apart'
+
 # 2. Planted regurgitation (synth), holdout, CSV, verdicts.
 train_h5 = os.path.join(d, 'train.h5')
 run(2, 'synth', '--n', 20000, '--dim', 64, '--concepts', 50, '--seed', 3, '--shards', 2, '-o', train_h5, '-q')
