@@ -5,6 +5,7 @@ timeout that fails the test:
   the run holds at the start of its write phase, MEMAUDIT_PAUSE_AT): exit 1, one error line naming the
   file, and every output folder as it was: no result, no summary, no temporary. As root, chmod would not
   stop the writes, hence the remount; needs root (skipped otherwise, the rest runs).
+- the folder of --summary removed during the run: exit 1, one line, no result or temporary.
 - one rank killed with SIGKILL while the result's temporary is open: the job ends with a non-zero exit,
   no result and no summary appear, and the only thing left is the killed job's hidden temporary
   `.NAME.tmp.PID`, which nothing can remove once its writer is killed (docs/errors.md).
@@ -77,6 +78,21 @@ if os.geteuid() == 0:
         subprocess.run(['umount', ro], check=True)
 else:
     print('  read-only folder: needs root to mount a tmpfs; skipped')
+
+# A folder that vanishes during the run (docs/errors.md: exit 1): --summary's folder removed while the
+# run holds at its write phase.
+gone = os.path.join(d, 'gone')
+os.mkdir(gone)
+before = folder_listing(out)
+p, seen = start(2, ARGS + ['-o', os.path.join(out, 'r.h5'), '--summary', os.path.join(gone, 'r.json'),
+                           '--workdir', os.path.join(d, 'work-gone')])
+os.rmdir(gone)
+p.send_signal(signal.SIGUSR1)
+code, err = finish(p, seen, 60)
+lines = error_lines(err)
+assert code == 1 and len(lines) == 1 and 'r.json' in lines[0], f'exit {code}, expected 1 with one error line:\n{err}'
+assert folder_listing(out) == before and not os.path.exists(gone), f'{out}: {folder_listing(out)}'
+print(f'  vanished folder: exit 1: {lines[0]}')
 
 # A rank killed while the result's temporary is open (rank 1 of 3, at the start of the write phase).
 before = folder_listing(out)
