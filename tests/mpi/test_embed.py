@@ -14,6 +14,7 @@ import subprocess
 import h5py
 import numpy as np
 
+from exact import ma_dot_pairs, ma_normalize
 from harness import MEMAUDIT, error_lines, expect_error, ok, run, same_result, workdir
 
 args = argparse.ArgumentParser()
@@ -62,6 +63,8 @@ assert s['command'] == 'embed' and s['n'] == n and s['embedded'] == n and s['ski
 X, ids, paths, attrs = load('out-r1.h5')
 assert X.dtype == np.float32 and X.shape == (n, attrs['dim']) and np.array_equal(ids, np.arange(n))
 assert paths == [t['path'] for t in truth]
+# unit rows stored as float32: each component rounded once (relative 2^-24), so the norm is within about
+# 6e-8 of 1; 1e-5 only has to tell a normalised row from one that is not
 assert np.allclose(np.linalg.norm(X, axis=1), 1, atol=1e-5)
 assert attrs['descriptor'] in (b'ma-wdct6-chroma4', 'ma-wdct6-chroma4') and attrs['skipped'] == 0
 out, _ = run(2, 'inspect', '-i', 'out-r1.h5')
@@ -132,9 +135,12 @@ assert figures['clock_hours']['median'] >= 0.9
 run(2, 'dedup', '-i', 'out-r1.h5', '--exact', '--threshold', 0.9, '-o', 'dedup.h5', '--recall-sample', 0, '-q')
 with h5py.File('dedup.h5', 'r') as f:
     found = {(int(a), int(b)) for a, b in zip(f['pairs']['a'], f['pairs']['b'])}
+# --exact is exact: every copy whose similarity, as memaudit computes it (exact.py), is >= float32(0.9)
 cop = np.where(dist != 'original')[0]
-sim = np.sum(X64[cop] * X64[src[cop]], axis=1)
-missed = [(int(s), int(c)) for s, c, v in zip(src[cop], cop, sim) if v >= 0.9005 and (min(s, c), max(s, c)) not in found]
+Xn = ma_normalize(X)
+sim = ma_dot_pairs(Xn, src[cop], Xn, cop)
+missed = [(int(s), int(c)) for s, c, v in zip(src[cop], cop, sim)
+          if v >= np.float32(0.9) and (min(s, c), max(s, c)) not in found]
 assert not missed, f'dedup missed copy pairs {missed[:5]}'
 
 # Bad files: skipped, listed with their ids, the good rows unchanged. At 4 ranks rank 1 holds only bad files.
