@@ -108,6 +108,31 @@ def same_listing(folder, before, after, who):
         f'{who} changed {folder}: added {added}, removed {gone}, changed {changed}'
 
 
+def start_paused(ranks, args, pause):
+    """Starts memaudit with MEMAUDIT_PAUSE_AT=pause, which holds the run at the start of that phase
+    (for up to 60 s, or until a signal); returns (process, stderr lines so far) once it says so."""
+    cmd = MPIEXEC + [str(ranks), MEMAUDIT] + [str(a) for a in args]
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=dict(os.environ, MEMAUDIT_PAUSE_AT=pause))
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if 'paused for a test' in line:
+            return p, seen
+    raise AssertionError(f'the run never reached phase {pause!r}:\n{"".join(seen)}')
+
+
+def finish_paused(p, seen, timeout=120):
+    """Waits for a start_paused run to end; fails when it takes longer than timeout seconds (the job is
+    then killed). Returns (exit code, all of its stderr)."""
+    try:
+        _, rest = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise AssertionError(f'the job did not end within {timeout} s:\n{"".join(seen)}')
+    return p.returncode, ''.join(seen) + rest
+
+
 def error_lines(stderr):
     return [l for l in stderr.splitlines() if l.startswith('memaudit: error: ')]
 

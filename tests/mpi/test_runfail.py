@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 
-from harness import MEMAUDIT, MPIEXEC, error_lines, folder_listing, ok, run, workdir
+from harness import error_lines, finish_paused as finish, folder_listing, ok, run, start_paused, workdir
 
 d = workdir('runfail')
 out = os.path.join(d, 'out')
@@ -25,25 +25,10 @@ run(2, 'synth', '--n', 12000, '--dim', 48, '--seed', 4, '-o', data, '-q')
 ARGS = ['dedup', '-i', data, '--clusters', 40, '--reclusterings', 1, '--recall-sample', 0]
 
 
-def start(ranks, args, pause='write'):
-    """Starts a run that holds at the start of phase `pause` (for up to 60 s); returns once it says so."""
-    cmd = MPIEXEC + [str(ranks), MEMAUDIT] + [str(a) for a in args]
-    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=dict(os.environ, MEMAUDIT_PAUSE_AT=pause))
-    seen = []
-    for line in p.stderr:
-        seen.append(line)
-        if 'paused for a test' in line:
-            return p, seen
-    raise AssertionError(f'the run never reached phase {pause!r}:\n{"".join(seen)}')
-
-
-def finish(p, seen, timeout):
-    try:
-        _, rest = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        raise AssertionError(f'the job did not end within {timeout} s:\n{"".join(seen)}')
-    return p.returncode, ''.join(seen) + rest
+def start(ranks, args):
+    """A run held at the start of its write phase: after the last checkpoint, with the result's
+    temporary open."""
+    return start_paused(ranks, args, 'write')
 
 
 # A folder made read-only during the run: --summary and --keep-list go into it (the result goes to
