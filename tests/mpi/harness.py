@@ -30,6 +30,10 @@ SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__
 SPEC_CHECK = (os.environ.get('MEMAUDIT_SPEC_CHECK')
               or os.path.join(SOURCE_ROOT, '..', 'shared', 'tools', 'spec_check.py'))
 
+# Where the tests make their work folders (workdir()): other tests, run at the same time by ctest -j,
+# add their own folders there, which a listing of it must not count.
+TESTS_ROOT = os.getcwd()
+
 
 def ranks_arg():
     p = argparse.ArgumentParser()
@@ -38,21 +42,95 @@ def ranks_arg():
 
 
 def workdir(name):
-    d = tempfile.mkdtemp(prefix=f'ma-{name}-', dir=os.getcwd())
+    d = tempfile.mkdtemp(prefix=f'ma-{name}-', dir=TESTS_ROOT)
     return d
 
 
+# Options whose value is an output file (or, for report and synth, a folder or shards named after it).
+# --workdir is not among them: its checkpoints are meant to outlive a failed run.
+OUTPUT_OPTIONS = ('-o', '--output', '--summary', '--keep-list', '--removed-csv', '--csv')
+
+
+def output_folders(args):
+    """The existing folders the output paths in `args` go into (the folders their files appear in),
+    and the --workdir paths, which a failed run may create or fill."""
+    args = [str(a) for a in args]
+    folders, workdirs = set(), set()
+    for opt, val in zip(args, args[1:]):
+        if opt in OUTPUT_OPTIONS:
+            folder = os.path.dirname(os.path.abspath(val))
+            if os.path.isdir(folder):
+                folders.add(folder)
+        elif opt == '--workdir':
+            workdirs.add(os.path.abspath(val))
+    return sorted(folders), workdirs
+
+
+def folder_listing(folder, skip=()):
+    """name -> (size, modification time) of every entry of `folder`, hidden temporaries included (a
+    folder's entry: its name only), but for the paths in `skip` and other tests' work folders."""
+    out = {}
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if path in skip or (folder == TESTS_ROOT and name.startswith('ma-') and os.path.isdir(path)):
+            continue
+        st = os.lstat(path)
+        out[name] = None if os.path.isdir(path) else (st.st_size, st.st_mtime_ns)
+    return out
+
+
 def run(ranks, *args, timeout=240, expect=0, env=None):
-    """Runs memaudit on `ranks` ranks; checks the exit code; returns (stdout, stderr)."""
+    """Runs memaudit on `ranks` ranks; checks the exit code; returns (stdout, stderr). A run expected to
+    fail (expect not 0) must leave every folder its outputs go into as it found it: no result, no
+    summary, no hidden temporary (.NAME.tmp.PID), no earlier file replaced or touched (SPEC, "Exit
+    codes and errors"; docs/errors.md)."""
     cmd = MPIEXEC + [str(ranks), MEMAUDIT] + [str(a) for a in args]
     e = dict(os.environ)
     if env:
         e.update(env)
+    folders, workdirs = output_folders(args) if expect else ((), ())
+    before = {f: folder_listing(f, workdirs) for f in folders}
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
     if expect is not None and p.returncode != expect:
         raise AssertionError(f'{" ".join(cmd)}: exit {p.returncode}, expected {expect}\n'
                              f'stdout: {p.stdout[-3000:]}\nstderr: {p.stderr[-3000:]}')
+    for f in folders:
+        same_listing(f, before[f], folder_listing(f, workdirs), f'the failed run {" ".join(cmd)}')
     return p.stdout, p.stderr
+
+
+def same_listing(folder, before, after, who):
+    """`folder`'s listings (folder_listing) before and after `who` are the same."""
+    added = sorted(set(after) - set(before))
+    gone = sorted(set(before) - set(after))
+    changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
+    assert not (added or gone or changed), \
+        f'{who} changed {folder}: added {added}, removed {gone}, changed {changed}'
+
+
+def start_paused(ranks, args, pause):
+    """Starts memaudit with MEMAUDIT_PAUSE_AT=pause, which holds the run at the start of that phase
+    (for up to 60 s, or until a signal); returns (process, stderr lines so far) once it says so."""
+    cmd = MPIEXEC + [str(ranks), MEMAUDIT] + [str(a) for a in args]
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=dict(os.environ, MEMAUDIT_PAUSE_AT=pause))
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if 'paused for a test' in line:
+            return p, seen
+    raise AssertionError(f'the run never reached phase {pause!r}:\n{"".join(seen)}')
+
+
+def finish_paused(p, seen, timeout=120):
+    """Waits for a start_paused run to end; fails when it takes longer than timeout seconds (the job is
+    then killed). Returns (exit code, all of its stderr)."""
+    try:
+        _, rest = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise AssertionError(f'the job did not end within {timeout} s:\n{"".join(seen)}')
+    return p.returncode, ''.join(seen) + rest
 
 
 def error_lines(stderr):

@@ -1,52 +1,40 @@
 """memaudit audit against a brute-force reference and against planted regurgitation.
 
 - exact k-NN: /neighbors, /similarity, /near_count, /source_similarity and the holdout's nearest equal a
-  numpy reference bit for bit (the reference repeats memaudit's row normalisation and computes each
-  similarity in double, rounded to float once), with exact duplicate training rows whose ids are not in
+  numpy reference bit for bit (exact.py: memaudit's row normalisation, and each similarity summed in
+  double in memaudit's lane order, rounded to float once), the count of samples whose nearest neighbour
+  is their source, with exact duplicate training rows whose ids are not in
   row order (ties go to the lower id), float16 holdout against float32 training, and blocks smaller than
   a rank's queries; the result (every dataset and attribute) and its summary are identical at 1, 2, 3
   and 4 ranks
 - a training set smaller than k (lists shrink to its size), with a rank that holds no training rows
-- synth --regurgitate 0.01: every planted copy is flagged and nothing else; --regurgitate 0: nothing is
-  flagged; the verdicts differ; holdout statistics, the train-to-train baseline, the CSV (sorted, the
+- the statistics, recomputed in Python from /similarity[:, 0] and /holdout/similarity and compared
+  exactly: Mann-Whitney U, AUC, z and p (kernels/mannwhitney.c's definitions: midranks, the tie
+  correction, a continuity correction of 0.5), fraction_at_threshold, the flagged counts
+- synth --regurgitate 0.01: every planted copy is flagged and nothing else, verdict "regurgitation";
+  --regurgitate 0: nothing is flagged, verdict "no evidence"; samples made closer to their training rows
+  than the holdout is (but none at the threshold): verdict "closer than baseline"; holdout statistics, the train-to-train baseline, the CSV (sorted, the
   flagged samples with their values) and the layout (layout.py, and spec_check when ../shared has it)
 - errors: D mismatch (exit 3, one line naming both files), a source id that is not a training id, a
   missing --source-ids dataset (exit 3), a threshold outside [-1, 1] (exit 2)
 """
 import csv
 import json
+import math
 import os
 
 import h5py
 import numpy as np
 
+from exact import ma_dot, ma_normalize
 from harness import datasets, expect_error, layout_selftest, ok, run, same_result, spec_check, workdir
 
 d = workdir('audit')
 rng = np.random.default_rng(11)
 
 
-def ma_normalize(x):
-    """memaudit's row normalisation (kernels/rowops.c): squares summed in double over 16 lanes (lane
-    j % 16, each in order), folded 16 -> 8 -> 4 -> 2 -> 1; each element times 1/sqrt, rounded to float."""
-    x64 = x.astype(np.float32).astype(np.float64)
-    n, dim = x64.shape
-    sq = np.pad(x64 * x64, ((0, 0), (0, (-dim) % 16))).reshape(n, -1, 16)
-    s = np.cumsum(sq, axis=1)[:, -1, :].copy()
-    w = 8
-    while w >= 1:
-        s[:, :w] += s[:, w:2 * w]
-        w //= 2
-    return (x64 * (1.0 / np.sqrt(s[:, 0]))[:, None]).astype(np.float32)
-
-
-def exact_sims(q, t):
-    """Similarities as memaudit defines them: products and sum in double, rounded to float once."""
-    return (q.astype(np.float64) @ t.astype(np.float64).T).astype(np.float32)
-
-
 def reference(q, t, tids, k, thr):
-    s = exact_sims(q, t)
+    s = ma_dot(q, t)
     k = min(k, t.shape[0])
     nb = np.empty((q.shape[0], k), np.int64)
     sim = np.empty((q.shape[0], k), np.float32)
@@ -54,6 +42,50 @@ def reference(q, t, tids, k, thr):
         order = np.lexsort((tids, -s[i]))[:k]  # most similar first, then lower id
         nb[i], sim[i] = tids[order], s[i, order]
     return nb, sim, (s >= np.float32(thr)).sum(axis=1).astype(np.int64), s
+
+
+def mann_whitney(a, b):
+    """kernels/mannwhitney.c, operation for operation in double: U from the midranks of the pooled
+    float32 values (a run of equal values [s, e) shares (s + 1 + e) / 2), AUC = U / (na nb), the tie
+    correction, z with a continuity correction of 0.5, p = P(Z >= z) = erfc(z / sqrt 2) / 2. U is a sum
+    of halves of integers, exact in any order; AUC, z and p are a fixed sequence of correctly rounded
+    operations (and erfc, from the same libm), so all four compare with ==."""
+    pooled = np.concatenate([np.asarray(a, np.float32), np.asarray(b, np.float32)])
+    from_a = np.r_[np.ones(len(a), bool), np.zeros(len(b), bool)]
+    order = np.argsort(pooled, kind='stable')
+    v, fa = pooled[order], from_a[order]
+    starts = np.r_[0, np.nonzero(v[1:] != v[:-1])[0] + 1]
+    ends = np.r_[starts[1:], len(v)]
+    in_a = np.add.reduceat(fa.astype(np.int64), starts)
+    rank_sum = sum(int(c) * (int(s) + 1 + int(e)) for c, s, e in zip(in_a, starts, ends)) / 2
+    ties = float(sum((int(e) - int(s)) ** 3 - (int(e) - int(s)) for s, e in zip(starts, ends)))
+    na, nb, n = float(len(a)), float(len(b)), float(len(pooled))
+    u = rank_sum - na * (na + 1) / 2
+    var = na * nb / 12 * ((n + 1) - (ties / (n * (n - 1)) if n > 1 else 0))
+    z = (u - na * nb / 2 - 0.5) / math.sqrt(var) if var > 0 else 0.0
+    p = 0.5 * math.erfc(z / math.sqrt(2.0)) if var > 0 else 1.0
+    return {'u': u, 'auc': u / (na * nb), 'z': z, 'p_value': p}
+
+
+def check_statistics(what, result, summary, threshold):
+    """The summary's and the file's statistics against those recomputed from the file's similarities."""
+    s = json.load(open(summary))
+    with h5py.File(result, 'r') as f:
+        near, hold = f['similarity'][:, 0], f['holdout/similarity'][...]
+        mw_p = float(f.attrs['mann_whitney_p'])
+        verdict = f.attrs['verdict']
+    t = np.float32(threshold)
+    want = mann_whitney(near, hold)
+    assert s['mann_whitney']['u'] == want['u'] and s['mann_whitney']['auc'] == want['auc'], \
+        f'{what}: U, AUC {s["mann_whitney"]["u"]!r}, {s["mann_whitney"]["auc"]!r}; recomputed {want["u"]!r}, {want["auc"]!r}'
+    assert s['mann_whitney']['z'] == want['z'] and s['mann_whitney']['p_value'] == want['p_value'] == mw_p, \
+        f'{what}: z, p {s["mann_whitney"]["z"]!r}, {s["mann_whitney"]["p_value"]!r} (file {mw_p!r}); recomputed {want}'
+    flagged, at = int((near >= t).sum()), int((hold >= t).sum())
+    assert s['flagged'] == flagged and s['generated'] == len(near) and s['holdout'] == len(hold), s
+    assert s['fraction_at_threshold'] == {'generated': flagged / len(near), 'holdout': at / len(hold)}, \
+        s['fraction_at_threshold']
+    assert (verdict.decode() if isinstance(verdict, bytes) else verdict) == s['verdict']
+    return s, want
 
 
 def write(path, x, ids=None, dtype=np.float32, **extra):
@@ -88,7 +120,7 @@ write(hold_path, hold, None, dtype=np.float16)
 
 tn = ma_normalize(train)
 gn = ma_normalize(gen)
-hn = ma_normalize(hold.astype(np.float16).astype(np.float32)).astype(np.float16).astype(np.float32)
+hn = ma_normalize(hold.astype(np.float16), half=True)
 thr = 0.9
 nb, sim, cnt, s_all = reference(gn, tn, tids, 10, thr)
 assert (cnt[:30] >= 2).all(), 'the planted exact duplicates should give ties'
@@ -113,6 +145,10 @@ assert np.array_equal(res['holdout/nearest'], hnb[:, 0]) and res['holdout/simila
 assert np.array_equal(res['holdout/near_count'], hcnt)
 for o in outs[1:]:
     same_result(outs[0], o, summaries=(outs[0][:-3] + '.json', o[:-3] + '.json'))
+s, _ = check_statistics('reference set', outs[0], outs[0][:-3] + '.json', thr)
+is_source = int((nb[:, 0] == tids[src_rows]).sum())
+# 18: the first 30 samples copy a duplicated row, whose lower id wins the tie (the source half the time)
+assert 0 < is_source < m and s['paired']['source_is_nearest'] == is_source, (s['paired']['source_is_nearest'], is_source)
 spec_check('audit', outs[0], outs[0][:-3] + '.json')
 layout_selftest('audit', outs[0], outs[0][:-3] + '.json')
 
@@ -127,6 +163,26 @@ assert res['neighbors'].shape == (m, 3) and np.array_equal(res['neighbors'], tnb
 assert res['similarity'].tobytes() == tsim.tobytes() and np.array_equal(res['near_count'], tcnt)
 with h5py.File(out, 'r') as f:
     assert f.attrs['k'] == 3 and f.attrs['n'] == 3
+
+# A similarity that only the summation order decides: q . t = a + b - a with a = q0 t0 at column 0, the
+# tiny b = q8 t8 (2^-60 a) at column 8 and -a at column 16. In memaudit's order lane 0 holds a - a = 0,
+# lane 8 holds b, and the fold gives b (4.3e-19); added left to right, or in 8 lanes, b is lost in a + b
+# and the sum is 0. A reference that sums in another order fails here, whatever the CPU.
+q, t = np.zeros((2, dim), np.float32), np.zeros((3, dim), np.float32)
+q[0, [0, 8, 16]] = [1, 2.0 ** -30, 1]
+t[0, [0, 8, 16]] = [1, 2.0 ** -30, -1]
+q[1, 1], t[1, 2], t[2, 3] = 1, 1, 1
+qn, tn_order = ma_normalize(q), ma_normalize(t)
+seq = np.float32(sum(float(u) * float(v) for u, v in zip(qn[0].astype(np.float64), tn_order[0].astype(np.float64))))
+order_train, order_gen, out = (os.path.join(d, f'order-{e}.h5') for e in ('train', 'gen', 'out'))
+write(order_train, t)
+write(order_gen, q)
+run(2, 'audit', '--train', order_train, '--generated', order_gen, '--k', 3, '-o', out, '-q')
+onb, osim, _, _ = reference(qn, tn_order, np.arange(3, dtype=np.int64), 3, thr)
+res = datasets(out)
+assert np.array_equal(res['neighbors'], onb) and res['similarity'].tobytes() == osim.tobytes(), \
+    f'order case: {res["similarity"].tolist()} vs {osim.tolist()}'
+assert ma_dot(qn[:1], tn_order[:1])[0, 0] > 0 and seq == 0, 'the order case does not tell the orders apart'
 
 # 2. Planted regurgitation (synth), holdout, CSV, verdicts.
 train_h5 = os.path.join(d, 'train.h5')
@@ -169,15 +225,37 @@ for name in ('regurg', 'clean'):
             i = pos[int(r['sample_id'])]
             assert int(r['nearest_id']) == f['neighbors'][i, 0] and np.float32(r['similarity']) == sims[i, 0]
             assert int(r['near_count']) == f['near_count'][i] and int(r['source_id']) == f['source_ids'][i]
-    for key in ('holdout_nearest_similarity', 'verdict', 'mann_whitney', 'fraction_at_threshold'):
-        assert key in s, f'{name}: summary lacks {key}'
+    check_statistics(name, out, js, 0.95)
+    with h5py.File(out, 'r') as f:
+        is_source = int((f['neighbors'][:, 0] == f['source_ids'][...]).sum())
+    assert s['paired']['source_is_nearest'] == is_source, (name, s['paired']['source_is_nearest'], is_source)
     assert s['baseline'] == 'holdout' and s['holdout'] == 2000
 print('verdicts:', summaries['regurg']['verdict'], '|', summaries['clean']['verdict'])
+print('clean: Mann-Whitney', summaries['clean']['mann_whitney'])
 assert summaries['regurg']['flagged'] == 20 and summaries['clean']['flagged'] == 0
 assert summaries['regurg']['verdict_kind'] == 'regurgitation'
-assert summaries['clean']['verdict_kind'] != 'regurgitation'
-assert summaries['regurg']['verdict'] != summaries['clean']['verdict']
+assert summaries['regurg']['verdict'].startswith('regurgitation: 20 of 2000 samples (1.00%)'), summaries['regurg']['verdict']
+# Clean samples and the holdout come from the same model: p measured 0.481 (AUC 0.5004), far from the 1e-3
+# that would make it "closer than baseline"; the seeds are fixed and the figures exact, so it holds on
+# every path.
+assert summaries['clean']['verdict_kind'] == 'no evidence', summaries['clean']['verdict']
+assert summaries['clean']['verdict'].startswith('no evidence of regurgitation: no sample has a training item at cosine >= 0.95, '
+                                                'and no evidence that'), summaries['clean']['verdict']
 assert summaries['regurg']['paired']['source_is_nearest'] >= 20
+
+# Samples closer to the training set than the holdout is, but none at the threshold: each a training
+# row of the reference set plus noise (cosine about 0.97 to it), audited at threshold 0.99, against the
+# reference holdout (nearest similarities about 0.6-0.8).
+shifted = train[rng.choice(n, 200, replace=False)] + 0.3 * rng.standard_normal((200, dim)).astype(np.float32)
+shift_path, out, js = (os.path.join(d, f'shifted.{e}') for e in ('gen.h5', 'h5', 'json'))
+write(shift_path, shifted)
+run(2, 'audit', '--train', tr_paths[0], '--train', tr_paths[1], '--generated', shift_path, '--holdout', hold_path,
+    '--threshold', 0.99, '-o', out, '--summary', js, '-q')
+s, mw = check_statistics('shifted', out, js, 0.99)
+print('shifted samples:', s['verdict'])
+assert s['flagged'] == 0 and mw['p_value'] < 1e-3 and mw['auc'] > 0.9, mw
+assert s['verdict_kind'] == 'closer than baseline', s['verdict']
+assert s['verdict'].startswith('generated samples sit closer to the training set than holdout data does'), s['verdict']
 
 # Without a holdout: the train-to-train baseline, checked against numpy for its sampled items.
 out, js = os.path.join(d, 'base.h5'), os.path.join(d, 'base.json')
@@ -190,7 +268,7 @@ with h5py.File(out, 'r') as f:
 x = np.concatenate([h5py.File(train_h5[:-3] + f'-0000{i}-of-00002.h5', 'r')['embeddings'][...] for i in (0, 1)])
 xn = ma_normalize(x)
 assert len(bids) == 300 and len(set(bids.tolist())) == 300 and np.all(np.diff(bids) > 0)
-sb = exact_sims(xn[bids], xn)
+sb = ma_dot(xn[bids], xn)
 sb[np.arange(300), bids] = -np.inf  # the item itself (ids are row numbers here)
 best = np.lexsort((np.tile(np.arange(len(xn)), (300, 1)), -sb))[:, 0]
 assert np.array_equal(bnear, best) and bsim.tobytes() == sb[np.arange(300), best].tobytes()

@@ -1,6 +1,6 @@
 """embed: the descriptor's measured invariances on generated images (figures printed), byte-identical
 files at 1, 2 and 3 ranks, float16 and --id-offset, and corrupt, truncated, non-JPEG and unreadable files
-skipped and listed (or exit 3 under --strict) without a rank crashing or hanging, even when one rank
+skipped and listed; a file that decodes with a warning skipped as damaged, or kept with --accept-warnings (or exit 3 under --strict) without a rank crashing or hanging, even when one rank
 holds nothing but bad files. The image generator (ma_gen_images) is checked to be deterministic.
 
     test_embed.py [--scenes S] [--seed N]     the measurement on a larger set (docs/embed.md quotes one)"""
@@ -14,6 +14,7 @@ import subprocess
 import h5py
 import numpy as np
 
+from exact import ma_dot_pairs, ma_normalize
 from harness import MEMAUDIT, error_lines, expect_error, ok, run, same_result, workdir
 
 args = argparse.ArgumentParser()
@@ -62,6 +63,8 @@ assert s['command'] == 'embed' and s['n'] == n and s['embedded'] == n and s['ski
 X, ids, paths, attrs = load('out-r1.h5')
 assert X.dtype == np.float32 and X.shape == (n, attrs['dim']) and np.array_equal(ids, np.arange(n))
 assert paths == [t['path'] for t in truth]
+# unit rows stored as float32: each component rounded once (relative 2^-24), so the norm is within about
+# 6e-8 of 1; 1e-5 only has to tell a normalised row from one that is not
 assert np.allclose(np.linalg.norm(X, axis=1), 1, atol=1e-5)
 assert attrs['descriptor'] in (b'ma-wdct6-chroma4', 'ma-wdct6-chroma4') and attrs['skipped'] == 0
 out, _ = run(2, 'inspect', '-i', 'out-r1.h5')
@@ -132,9 +135,12 @@ assert figures['clock_hours']['median'] >= 0.9
 run(2, 'dedup', '-i', 'out-r1.h5', '--exact', '--threshold', 0.9, '-o', 'dedup.h5', '--recall-sample', 0, '-q')
 with h5py.File('dedup.h5', 'r') as f:
     found = {(int(a), int(b)) for a, b in zip(f['pairs']['a'], f['pairs']['b'])}
+# --exact is exact: every copy whose similarity, as memaudit computes it (exact.py), is >= float32(0.9)
 cop = np.where(dist != 'original')[0]
-sim = np.sum(X64[cop] * X64[src[cop]], axis=1)
-missed = [(int(s), int(c)) for s, c, v in zip(src[cop], cop, sim) if v >= 0.9005 and (min(s, c), max(s, c)) not in found]
+Xn = ma_normalize(X)
+sim = ma_dot_pairs(Xn, src[cop], Xn, cop)
+missed = [(int(s), int(c)) for s, c, v in zip(src[cop], cop, sim)
+          if v >= np.float32(0.9) and (min(s, c), max(s, c)) not in found]
 assert not missed, f'dedup missed copy pairs {missed[:5]}'
 
 # Bad files: skipped, listed with their ids, the good rows unchanged. At 4 ranks rank 1 holds only bad files.
@@ -171,9 +177,21 @@ assert np.array_equal(M, X[[0, 8, 16, 24, 32]]), 'a good image embeds differentl
 truncated_reason = [e['reason'] for e in m['skipped'] if e['path'] == 'truncated.jpg'][0]
 print(f'  a JPEG cut at 55% is "{truncated_reason}"; a header-only one is '
       f'"{[e["reason"] for e in m["skipped"] if e["path"] == "header-only.jpg"][0]}"')
-if truncated_reason == 'damaged':  # decoded with a warning: kept with --accept-warnings
-    run(3, 'embed', '--images', '@mixed.list', '-o', 'warn.h5', '--accept-warnings', '-q')
-    assert list(load('warn.h5')[1]) == sorted(good_pos + [2])
+# --accept-warnings, on a file that decodes with a warning whatever the libjpeg-turbo build: an image
+# whose only defect is its missing end-of-image marker (the last two bytes) decodes whole, with the
+# warning "Premature end of JPEG file". Skipped as damaged by default; kept with --accept-warnings, and
+# then embedded exactly as the intact file.
+assert blob[-2:] == b'\xff\xd9', 'the JPEG does not end with its EOI marker'
+open('no-eoi.jpg', 'wb').write(blob[:-2])
+open('warn.list', 'w').write(f'{good[0]}\nno-eoi.jpg\n{good[1]}\n')
+run(2, 'embed', '--images', '@warn.list', '-o', 'warn-skip.h5', '--summary', 'warn-skip.json', '-q')
+w = json.load(open('warn-skip.json'))
+assert [(e['id'], e['path'], e['reason']) for e in w['skipped']] == [(1, 'no-eoi.jpg', 'damaged')], w['skipped']
+assert list(load('warn-skip.h5')[1]) == [0, 2]
+run(3, 'embed', '--images', '@warn.list', '-o', 'warn.h5', '--summary', 'warn.json', '--accept-warnings', '-q')
+W, wids, _, _ = load('warn.h5')
+assert list(wids) == [0, 1, 2] and json.load(open('warn.json'))['skipped'] == []
+assert W[1].tobytes() == W[0].tobytes() == X[0].tobytes(), 'an image kept with a warning embeds differently'
 
 # --strict: exit 3 naming the first bad file; nothing is written.
 line = expect_error(3, 3, ['truncated.jpg', '--strict'], 'embed', '--images', '@mixed.list', '-o', 'strict.h5', '--strict')

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 
-from harness import MEMAUDIT, MPIEXEC, expect_error, ok, run, same_result, workdir
+from harness import expect_error, finish_paused as finish, ok, run, same_result, start_paused, workdir
 
 d = workdir('resume')
 data = os.path.join(d, 'train.h5')
@@ -27,20 +27,7 @@ run(2, *ARGS, '-o', reference, '-q')
 
 def start(ranks, out, work, pause, args=ARGS):
     """Starts a run that holds at the start of phase `pause`; returns once it says so."""
-    env = dict(os.environ, MEMAUDIT_PAUSE_AT=pause)
-    cmd = MPIEXEC + [str(ranks), MEMAUDIT] + [str(a) for a in args] + ['-o', out, '--workdir', work]
-    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
-    seen = []
-    for line in p.stderr:
-        seen.append(line)
-        if 'paused for a test' in line:
-            return p, seen
-    raise AssertionError(f'the run never reached phase {pause!r}:\n{"".join(seen)}')
-
-
-def finish(p, seen, timeout=120):
-    _, rest = p.communicate(timeout=timeout)
-    return p.returncode, ''.join(seen) + rest
+    return start_paused(ranks, list(args) + ['-o', out, '--workdir', work], pause)
 
 
 for phase, again in (('kmeans 0', 3), ('search 1', 1), ('kmeans 2', 4), ('recall', 2)):

@@ -1,5 +1,6 @@
 """synth -> inspect round trips at one rank count: the files read in h5py with the promised shapes,
 types and ground truth; inspect describes and validates them; generated samples copy what they say."""
+import json
 import os
 
 import h5py
@@ -55,6 +56,9 @@ assert rows == 2001
 out, err = run(R, 'inspect', '-i', '@' + listing, '--summary', os.path.join(d, 'inspect.json'))
 assert 'valid: yes' in out and '3 shards, 2001 rows x 48 dimensions, float16' in out and 'chunks' in out, out
 assert 'synth_seed = 9' in out, out
+s = json.load(open(os.path.join(d, 'inspect.json')))
+assert (s['command'], s['n'], s['dim'], s['shards'], s['dtype'], s['dropped'], s['valid'], s['ranks']) == \
+    ('inspect', 2001, 48, 3, 'float16', 0, True, R), s
 
 # Generated samples like the training set: exactly 5% copy a training row.
 gen = os.path.join(d, 'gen.h5')

@@ -1,5 +1,6 @@
 """Every malformed-input class answered with exit 3 and one error line naming file, dataset and (where
 it applies) the row, at one rank count; never a hang (ctest's timeout bounds each run)."""
+import json
 import os
 
 import h5py
@@ -86,11 +87,21 @@ p = fixture('nested.h5', good, ids=np.arange(100, 140, dtype=np.int64), dataset=
 out, _ = run(R, 'inspect', '-i', p + ':/grp/emb')
 assert 'ids from /grp/ids' in out and 'valid: yes' in out, out
 
-# --drop-invalid skips and counts.
+# --drop-invalid skips and counts: which rows were dropped is read from a result's /ids (rows 3 and 20,
+# ids 103 and 120), the count from the summaries.
 bad = good.copy()
 bad[3, 1] = np.nan
 bad[20] = 0
-p = fixture('droppable.h5', bad)
-out, _ = run(R, 'inspect', '-i', p, '--drop-invalid')
+p = fixture('droppable.h5', bad, ids=np.arange(100, 140, dtype=np.int64))
+js = os.path.join(d, 'dropped.json')
+out, _ = run(R, 'inspect', '-i', p, '--drop-invalid', '--summary', js)
 assert 'after dropping 2 invalid rows' in out, out
+s = json.load(open(js))
+assert s['command'] == 'inspect' and s['dropped'] == 2 and s['valid'] is True and s['n'] == 40, s
+res, js = os.path.join(d, 'dropped.h5'), os.path.join(d, 'dropped-kmeans.json')
+run(R, 'kmeans', '-i', p, '--drop-invalid', '--clusters', 2, '-o', res, '--summary', js, '-q')
+with h5py.File(res, 'r') as f:
+    kept_ids = f['ids'][...]
+assert np.array_equal(kept_ids, np.setdiff1d(np.arange(100, 140), [103, 120])), f'--drop-invalid kept ids {kept_ids}'
+assert json.load(open(js))['n'] == 38  # the rows it clustered
 ok(f'validation at {R} ranks')
