@@ -25,6 +25,7 @@ stop() (also on an exception) kills the processes of every namespace by pid, del
 (which removes their links) and the folder. By hand: `python3 tests/cluster/cluster.py` starts one and
 prints how to use it; Ctrl-C stops it.
 """
+import importlib.util
 import os
 import shutil
 import signal
@@ -32,6 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# tests/slurm/cluster.py, under another name (this module is also `cluster` to its tests): its client
+# calls (sbatch, job, wait), waiting and context management serve this cluster too
+_spec = importlib.util.spec_from_file_location(
+    'single_node_cluster', os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'slurm', 'cluster.py'))
+single = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(single)
+_exe, _tail = single._exe, single._tail
 
 SKIP = 77
 PROGRAMS = ('ip', 'tc', 'unshare', 'nsenter', 'munged', 'slurmctld', 'slurmd', 'srun', 'scontrol', 'sinfo')
@@ -102,18 +111,6 @@ def skip_unless_available():
         sys.exit(SKIP)
 
 
-def _exe(name):
-    return shutil.which(name) or '/usr/sbin/' + name
-
-
-def _tail(path, lines=25):
-    try:
-        with open(path, errors='replace') as f:
-            return ''.join(f.readlines()[-lines:])
-    except OSError:
-        return ''
-
-
 def _ip(*args, check=True):
     p = subprocess.run(['ip'] + list(args), capture_output=True, text=True)
     if check and p.returncode != 0:
@@ -121,7 +118,7 @@ def _ip(*args, check=True):
     return p
 
 
-class Cluster:
+class Cluster(single.Cluster):
     def __init__(self, directory):
         self.dir = directory
         self.conf = os.path.join(directory, 'slurm.conf')
@@ -159,13 +156,22 @@ class Cluster:
             _ip('-n', self.ns(k), 'link', 'set', 'eth0', 'up')
 
     def throttle(self, rate='1gbit', delay='0.5ms'):
-        """tc netem on every host's link: each host sends at `rate` after `delay`, and receives at `rate`
-        (the switch port's egress), as a NIC of that speed would."""
+        """Each host sends at `rate` after `delay` (tc netem on its eth0) and receives at `rate` (on its
+        switch port), as a NIC of that speed would. Where the kernel has no netem (sch_netem), a token
+        bucket (tbf) gives the rate and there is no added delay. Returns what was applied."""
+        def tc(ns, dev, *qdisc):
+            return subprocess.run(['tc', '-n', ns, 'qdisc', 'replace', 'dev', dev, 'root'] + list(qdisc),
+                                  capture_output=True, text=True)
+        netem = tc(self.ns(1), 'eth0', 'netem', 'rate', rate, 'delay', delay, 'limit', '10000').returncode == 0
         for k in range(1, HOSTS + 1):
-            subprocess.run(['tc', '-n', self.ns(k), 'qdisc', 'replace', 'dev', 'eth0', 'root', 'netem', 'rate', rate,
-                            'delay', delay, 'limit', '10000'], check=True)
-            subprocess.run(['tc', '-n', self.ctl, 'qdisc', 'replace', 'dev', f'vnode{k}', 'root', 'netem', 'rate', rate,
-                            'limit', '10000'], check=True)
+            for ns, dev, extra in ((self.ns(k), 'eth0', ['delay', delay]), (self.ctl, f'vnode{k}', [])):
+                if netem:
+                    p = tc(ns, dev, 'netem', 'rate', rate, *extra, 'limit', '10000')
+                else:
+                    p = tc(ns, dev, 'tbf', 'rate', rate, 'burst', '64kb', 'latency', '20ms')
+                if p.returncode != 0:
+                    raise RuntimeError(f'tc on {ns} {dev}: {p.stderr.strip()}')
+        return f'netem rate {rate} delay {delay}' if netem else f'tbf rate {rate} (no netem in this kernel: no delay)'
 
     def cut_link(self, k):
         """Host k's link down: its processes live on, but nothing reaches them or leaves."""
@@ -252,14 +258,6 @@ class Cluster:
         out = self.run('sinfo', '-h', '-N', '-o', '%N %T', check=False).stdout.split('\n')
         return sum(1 for l in out if l.endswith(' idle'))
 
-    def _until(self, ready, timeout, what):
-        end = time.monotonic() + timeout
-        while not ready():
-            self._check_alive(f'waiting until {what}')
-            if time.monotonic() > end:
-                raise RuntimeError(f'timed out after {timeout} s waiting until {what}; cluster in {self.dir}\n{self.logs()}')
-            time.sleep(0.2)
-
     def stop(self, keep=False):
         """Ends every process of the cluster's namespaces (by pid: the daemons, job steps and ranks this
         cluster started, wherever they are stuck), deletes the namespaces and with them their links,
@@ -288,20 +286,15 @@ class Cluster:
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, tb):
-        self.stop(keep=kind is not None)
-        return False
-
     # -- clients, run in the controller -----------------------------------------------------------
     def command(self, argv):
         """argv as run in the controller's namespace (where srun, sbatch and scontrol reach slurmctld)."""
         return ['nsenter', f'--net=/run/netns/{self.ctl}'] + [str(a) for a in argv]
 
-    def run(self, *cmd, check=True, timeout=60):
-        p = subprocess.run(self.command(cmd), capture_output=True, text=True, env=self.env, timeout=timeout)
+    def run(self, *cmd, check=True, env=None, timeout=60):
+        """A Slurm client command, in the controller; returns the CompletedProcess."""
+        e = dict(self.env, **(env or {}))
+        p = subprocess.run(self.command(cmd), capture_output=True, text=True, env=e, timeout=timeout)
         if check and p.returncode != 0:
             raise RuntimeError(f'{" ".join(cmd)}: exit {p.returncode}\n{p.stdout}{p.stderr}')
         return p
