@@ -4,6 +4,7 @@
 #include "core/signal.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,9 @@ static struct {
 } log_phases[LOG_MAX_PHASES];
 static int log_nphases;
 static int log_current = -1;
+/* The phase begun last, for the watchdog thread (mpi/watchdog.c): a name is written before its index
+ * is published here, and never changes after. */
+static _Atomic int log_latest = -1;
 static double log_current_start;
 static double log_last_progress;
 
@@ -85,6 +89,7 @@ void log_phase_begin(const char *name)
     else snprintf(log_phases[log_nphases++].name, sizeof log_phases[0].name, "%s", name);
   }
   log_current = i;
+  log_latest = i;
   log_current_start = log_now();
   log_last_progress = log_current_start;
   log_verbose("begins");
@@ -109,6 +114,11 @@ void log_progress(int64_t done, int64_t total)
 }
 
 int log_phase_count(void) { return log_nphases; }
+const char *log_phase_current(void)
+{
+  int i = log_latest;
+  return i >= 0 ? log_phases[i].name : "start-up";
+}
 const char *log_phase_name(int i) { return log_phases[i].name; }
 double log_phase_seconds(int i)
 {

@@ -27,6 +27,8 @@ void log_progress(int64_t done, int64_t total);
 /* The phases seen so far, in order of first appearance. Not collective. */
 int log_phase_count(void);
 const char *log_phase_name(int i);
+/* The name of the phase begun last ("start-up" before the first). Safe from another thread. */
+const char *log_phase_current(void);
 double log_phase_seconds(int i);
 
 #endif

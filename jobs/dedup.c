@@ -409,6 +409,7 @@ static json_t *phase_json(const dedup_phase_stats *p, const km_result *res, cons
   json_object_set_new(o, "assign_gflops", json_real(res->gflops_assign));
   json_object_set_new(o, "search_seconds", json_real(ss ? ss->seconds : 0));
   json_object_set_new(o, "search_gflops_per_rank", json_real(ss ? ss->gflops : 0));
+  json_object_set_new(o, "exchange_seconds", json_real(ss ? ss->exchange_seconds : 0));
   return o;
 }
 

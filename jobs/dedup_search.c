@@ -75,10 +75,12 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
            r, (long long)p.ntasks, p.rounds, p.rounds == 1 ? "" : "s", (long long)stats->split_clusters,
            stats->work_mean > 0 ? stats->work_max / stats->work_mean : 1.0);
 
-  double busy = 0;
+  double busy = 0, moving = 0;
   for (int round = 0; round < p.rounds; round++) {
     int64_t moved = 0, all_moved;
+    double t_x = log_now();
     MA_TRY(members_exchange(comm, local, ids, pos, assign, &p, round, &m, &moved));
+    moving += log_now() - t_x;
     MA_TRY(mpi_sum_i64(comm, moved, &all_moved));
     stats->bytes_moved += all_moved;
     double t0 = log_now();
@@ -91,6 +93,7 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
   /* the rate of each rank over its own work; the job goes at its slowest rank's */
   double rate = busy > 0 ? 2.0 * (double)local->ld * p.rank_work[rank] / busy * 1e-9 : INFINITY;
   MA_MPI_TRY(MPI_Allreduce(&busy, &stats->seconds, 1, MPI_DOUBLE, MPI_MAX, comm));
+  MA_MPI_TRY(MPI_Allreduce(&moving, &stats->exchange_seconds, 1, MPI_DOUBLE, MPI_MAX, comm));
   MA_MPI_TRY(MPI_Allreduce(&rate, &stats->gflops, 1, MPI_DOUBLE, MPI_MIN, comm));
   if (isinf(stats->gflops)) stats->gflops = 0;
 done:

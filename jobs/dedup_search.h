@@ -17,6 +17,7 @@ typedef struct dedup_search_stats {
   double flops;               /* 2 * D * comparisons, all ranks */
   int64_t bytes_moved;        /* all ranks */
   double seconds;             /* the slowest rank's time in the search kernels (exchange excluded) */
+  double exchange_seconds;    /* wall time of the member exchanges, the slowest rank's */
   double gflops;              /* the slowest rank's rate in them, per rank (compare with one core's SGEMM) */
 } dedup_search_stats;
 

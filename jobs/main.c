@@ -13,6 +13,7 @@
 #include "io/h5util.h"
 #include "jobs/commands.h"
 #include "mpi/comm.h"
+#include "mpi/watchdog.h"
 
 typedef struct {
   const char *name;
@@ -76,7 +77,11 @@ int main(int argc, char **argv)
    * on 1M x 256 f16, 2 ranks: peak RSS 523 -> 468 MiB on rank 0). */
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
 #endif
-  if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+  /* The watchdog's thread (mpi/watchdog.h) makes MPI calls beside the main thread's. */
+  double watch = 0;
+  ma_status wst = wd_seconds(&watch);
+  int provided = MPI_THREAD_SINGLE;
+  if (MPI_Init_thread(&argc, &argv, watch > 0 ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
     fprintf(stderr, "memaudit: error: MPI_Init failed\n");
     return MA_ERR_RUNTIME;
   }
@@ -85,7 +90,9 @@ int main(int argc, char **argv)
   log_init(rank, LOG_NORMAL);
   h5_quiet();
 
-  ma_status st = mpi_agree(MPI_COMM_WORLD, dispatch(MPI_COMM_WORLD, rank, argc, argv));
+  ma_status st = mpi_agree(MPI_COMM_WORLD, wst);
+  if (st == MA_OK) st = wd_start(MPI_COMM_WORLD, watch, provided);
+  if (st == MA_OK) st = mpi_agree(MPI_COMM_WORLD, dispatch(MPI_COMM_WORLD, rank, argc, argv));
   /* the results appear together, or, after a failure, none does and no temporary stays */
   if (st == MA_OK) st = atomic_publish(MPI_COMM_WORLD);
   else atomic_discard();
@@ -93,6 +100,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "memaudit: error: %s\n", ma_errmsg()[0] ? ma_errmsg() : "failed");
     fflush(stderr);
   }
+  wd_stop();
   MPI_Finalize();
   return (int)st;
 }

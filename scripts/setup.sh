@@ -11,11 +11,13 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 
 # The build, the Python that checks results (numpy, h5py, faiss), a single-node Slurm cluster for the
-# tests that submit real jobs (slurmctld, slurmd, munge; libpmix-dev for srun --mpi=pmix), and headless
+# tests that submit real jobs (slurmctld, slurmd, munge; libpmix-dev for srun --mpi=pmix), a three-host
+# one (tests/cluster: iproute2 for ip netns, the bridge, veths and tc netem; util-linux for nsenter and
+# unshare), and headless
 # Chromium for the test that opens the HTML report.
 packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev libopenblas-dev
           libturbojpeg0-dev libcmocka-dev libjansson-dev python3 python3-numpy python3-h5py python3-faiss
-          slurmctld slurmd slurm-client munge libpmix-dev chromium)
+          slurmctld slurmd slurm-client munge libpmix-dev iproute2 util-linux chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
