@@ -66,11 +66,15 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
   stats->rounds = p.rounds;
   stats->tasks = p.ntasks;
   for (int64_t c = 0; c < k; c++) stats->split_clusters += p.blocks[c] > 1;
+  /* The total first: summing whole-number work is exact, so search_flops does not depend on the rank
+   * count (mean * nranks rounds differently at each count). */
+  double total_work = 0;
   for (int q = 0; q < nranks; q++) {
-    stats->work_mean += p.rank_work[q] / nranks;
+    total_work += p.rank_work[q];
     if (p.rank_work[q] > stats->work_max) stats->work_max = p.rank_work[q];
   }
-  stats->flops = 2.0 * (double)local->ld * stats->work_mean * nranks;
+  stats->work_mean = total_work / nranks;
+  stats->flops = 2.0 * (double)local->ld * total_work;
   log_info("clustering %d: %lld tasks in %d round%s, %lld clusters split into blocks; work per rank max/mean %.2f",
            r, (long long)p.ntasks, p.rounds, p.rounds == 1 ? "" : "s", (long long)stats->split_clusters,
            stats->work_mean > 0 ? stats->work_max / stats->work_mean : 1.0);
