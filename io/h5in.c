@@ -313,8 +313,10 @@ void h5in_rows_free(h5in_rows *r)
 {
   free(r->data);
   free(r->ids);
+  free(r->src);
   r->data = NULL;
   r->ids = NULL;
+  r->src = NULL;
   r->count = 0;
 }
 
@@ -473,7 +475,11 @@ ma_status h5in_read(MPI_Comm comm, const h5in *in, int64_t lo, int64_t hi, const
   MA_TRY(mpi_agree(comm, st));
 
   if (opts && opts->drop_invalid) {
-    int64_t k = 0;
+    int64_t k = 0, nbad = 0;
+    for (int64_t r = 0; r < out->count; r++) nbad += bad[r];
+    if (nbad && !(out->src = malloc((size_t)out->count * sizeof *out->src)))
+      st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+    MA_TRY(mpi_agree(comm, st));
     for (int64_t r = 0; r < out->count; r++) {
       if (bad[r]) continue;
       if (k != r) {
@@ -481,6 +487,7 @@ ma_status h5in_read(MPI_Comm comm, const h5in *in, int64_t lo, int64_t hi, const
                 (size_t)(in->dim * esize));
         out->ids[k] = out->ids[r];
       }
+      if (out->src) out->src[k] = lo + r;
       k++;
     }
     out->dropped = out->count - k;

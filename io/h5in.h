@@ -37,7 +37,14 @@ typedef struct h5in_rows {
   void *data;
   int64_t *ids;
   int64_t dropped; /* invalid rows skipped under drop_invalid (on this rank) */
+  int64_t *src;    /* the global input row of each row when some were dropped here; NULL: lo + row */
 } h5in_rows;
+
+/* The global input row (h5in_locate gives its file and row) of this rank's row r. Not collective. */
+static inline int64_t h5in_rows_source(const h5in_rows *rows, int64_t r)
+{
+  return rows->src ? rows->src[r] : rows->lo + r;
+}
 
 typedef struct h5in_read_opts {
   int drop_invalid; /* skip NaN/Inf/zero-norm rows instead of failing */

@@ -12,6 +12,7 @@
 #include "core/signal.h"
 #include "io/ckpt.h"
 #include "io/h5out.h"
+#include "io/removed.h"
 #include "io/summary.h"
 #include "io/textout.h"
 #include "jobs/clustering.h"
@@ -25,6 +26,7 @@
 #include "kernels/kmeans.h"
 #include "mpi/comm.h"
 #include "mpi/components.h"
+#include "mpi/lookup.h"
 #include "mpi/pairs.h"
 
 static const char dedup_help[] =
@@ -45,11 +47,13 @@ static const char dedup_help[] =
     "                            numeric dataset with one value per input row, higher first\n"
     "  --recall-sample S         items searched exactly to estimate recall (default 1000; 0: off)\n"
     "  --exact                   all pairs by tiled GEMM, no clustering (the reference)\n"
-    "  --keep-list PATH          also write the kept ids, one a line\n" MA_COMMON_HELP;
+    "  --keep-list PATH          also write the kept ids, one a line\n"
+    "  --removed-csv PATH        also write one line per removed item: id,file,row,representative,\n"
+    "                            representative_file,representative_row,similarity\n" MA_COMMON_HELP;
 
 enum {
   OPT_THRESHOLD = OPT_KM_NEXT, OPT_KEEP, OPT_PRIORITY,
-  OPT_RECALL, OPT_EXACT, OPT_KEEP_LIST, OPT_KMEANS_STOP
+  OPT_RECALL, OPT_EXACT, OPT_KEEP_LIST, OPT_KMEANS_STOP, OPT_REMOVED_CSV
 };
 
 typedef struct dedup_cfg {
@@ -64,6 +68,7 @@ typedef struct dedup_cfg {
   int64_t recall_sample;
   int exact;
   const char *keep_list;
+  const char *removed_csv;
 } dedup_cfg;
 
 static ma_status parse(int argc, char **argv, dedup_cfg *c)
@@ -77,6 +82,7 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
                                             {"exact", no_argument, 0, OPT_EXACT},
                                             {"keep-list", required_argument, 0, OPT_KEEP_LIST},
                                             {"kmeans-stop", required_argument, 0, OPT_KMEANS_STOP},
+                                            {"removed-csv", required_argument, 0, OPT_REMOVED_CSV},
                                             {0, 0, 0, 0}};
   int opt, handled;
   opts_init(&c->common);
@@ -93,6 +99,7 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
     case OPT_RECALL: MA_CALL(opts_int64(optarg, "--recall-sample", 0, INT32_MAX, &c->recall_sample)); break;
     case OPT_EXACT: c->exact = 1; break;
     case OPT_KEEP_LIST: c->keep_list = optarg; break;
+    case OPT_REMOVED_CSV: c->removed_csv = optarg; break;
     case OPT_THRESHOLD:
       free(c->thresholds);
       c->thresholds = NULL;
@@ -214,9 +221,12 @@ static int cmp_id_index(const void *pa, const void *pb)
   return (a->id > b->id) - (a->id < b->id);
 }
 
-/* Decides keep/rep for every local row at one threshold; *groups gets the number of groups. Collective. */
+/* Decides keep/rep for every local row at one threshold, and when rep_pos and rsim are not NULL, each
+ * removed row's representative's output position and their similarity (NaN when no found pair joins
+ * them); *groups gets the number of groups. Collective. */
 static ma_status keep_at(MPI_Comm comm, const dedup_cfg *c, const pairset *ps, float thr, const int64_t *offsets,
-                         const int64_t *ids, const double *priority, uint8_t *keep, int64_t *rep, int64_t *groups)
+                         const int64_t *ids, const double *priority, uint8_t *keep, int64_t *rep, int64_t *rep_pos,
+                         float *rsim, int64_t *groups)
 {
   ma_status st = MA_OK;
   comp_graph g;
@@ -231,6 +241,8 @@ static ma_status keep_at(MPI_Comm comm, const dedup_cfg *c, const pairset *ps, f
   for (int64_t i = 0; i < g.nlocal; i++) {
     keep[i] = 1;
     rep[i] = ids[i];
+    if (rep_pos) rep_pos[i] = g.offset + i;
+    if (rsim) rsim[i] = NAN;
   }
   MA_TRY(comp_label(comm, &g, &steps));
   MA_TRY(comp_gather(comm, &g, ids, priority, &v, &nv, &e, &ne));
@@ -256,14 +268,20 @@ static ma_status keep_at(MPI_Comm comm, const dedup_cfg *c, const pairset *ps, f
     }
     if (c->one_per_group) keep_one_per_group(m, kk, kr);
     else st = keep_greedy(m, ke, e1 - e0, thr, kk, kr);
-    for (int64_t i = 0; st == MA_OK && i < m; i++) res[v0 + i] = (comp_result){v[v0 + i].pos, v[v0 + kr[i]].id, kk[i]};
+    for (int64_t i = 0; st == MA_OK && i < m; i++)
+      res[v0 + i] = (comp_result){v[v0 + i].pos, v[v0 + kr[i]].id, kk[i], v[v0 + kr[i]].pos, NAN};
+    for (int64_t k = 0; st == MA_OK && k < e1 - e0; k++) {
+      int64_t u = ke[k].u, w = ke[k].v;
+      if (!kk[u] && kr[u] == w) res[v0 + u].sim = ke[k].sim;
+      if (!kk[w] && kr[w] == u) res[v0 + w].sim = ke[k].sim;
+    }
     mine++;
     v0 = v1;
     e0 = e1;
   }
   free(byid);
   MA_TRY(mpi_agree(comm, st));
-  MA_TRY(comp_scatter(comm, &g, res, nv, keep, rep));
+  MA_TRY(comp_scatter(comm, &g, res, nv, keep, rep, rep_pos, rsim));
   MA_TRY(mpi_sum_i64(comm, mine, groups));
   log_verbose("threshold %.4f: %lld groups, labels settled in %d steps", thr, (long long)*groups, steps);
 done:
@@ -357,6 +375,8 @@ static json_t *recall_json(const recall_row *rows, int R)
 typedef struct dedup_state {
   job_input ji;
   int64_t *offsets, *pos, *rep;
+  int64_t *rep_pos; /* with --removed-csv: the representative's output position, and their similarity */
+  float *rep_sim;
   uint8_t *keep;
   double *priority;
   pairset ps;
@@ -377,6 +397,8 @@ static void dedup_state_free(dedup_state *s)
   free(s->offsets);
   free(s->pos);
   free(s->rep);
+  free(s->rep_pos);
+  free(s->rep_sim);
   free(s->keep);
   free(s->priority);
   free(s->recall);
@@ -507,7 +529,8 @@ static ma_status decide(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, int64
   /* The extra thresholds first, so that /keep and /representative end up holding the primary's. */
   for (int t = c->nthr - 1; t >= 0; t--) {
     int64_t g;
-    MA_CALL(keep_at(comm, c, &s->ps, (float)c->thresholds[t], s->offsets, ji->rows.ids, s->priority, s->keep, s->rep, &g));
+    MA_CALL(keep_at(comm, c, &s->ps, (float)c->thresholds[t], s->offsets, ji->rows.ids, s->priority, s->keep, s->rep,
+                    t == 0 ? s->rep_pos : NULL, t == 0 ? s->rep_sim : NULL, &g));
     int64_t mine = 0, all;
     for (int64_t i = 0; i < local; i++) mine += !s->keep[i];
     MA_CALL(mpi_sum_i64(comm, mine, &all));
@@ -528,6 +551,38 @@ static ma_status decide(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, int64
   return MA_OK;
 }
 
+/* --removed-csv: each removed row with its input file and row, and its representative's, whose input
+ * row is asked of the rank holding it when rows were dropped (else it is the output position). */
+static ma_status write_removed(MPI_Comm comm, const dedup_cfg *c, const dedup_state *s)
+{
+  ma_status st = MA_OK;
+  const job_input *ji = &s->ji;
+  int64_t local = ji->rows.count, n = 0, *table = NULL, *ask = NULL, *answer = NULL;
+  removed_row *rows = NULL;
+  for (int64_t i = 0; i < local; i++) n += !s->keep[i];
+  rows = malloc((size_t)(n + 1) * sizeof *rows);
+  ask = malloc((size_t)(n + 1) * sizeof *ask);
+  answer = malloc((size_t)(n + 1) * sizeof *answer);
+  table = malloc((size_t)(local + 1) * sizeof *table);
+  if (!rows || !ask || !answer || !table) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  MA_TRY(mpi_agree(comm, st));
+  for (int64_t i = 0; i < local; i++) table[i] = h5in_rows_source(&ji->rows, i);
+  for (int64_t i = 0, k = 0; i < local; i++)
+    if (!s->keep[i]) {
+      rows[k] = (removed_row){ji->rows.ids[i], table[i], s->rep[i], -1, s->rep_sim[i]};
+      ask[k++] = s->rep_pos[i];
+    }
+  if (ji->dropped) MA_TRY(lookup_at(comm, s->offsets, table, ask, n, answer));
+  for (int64_t k = 0; k < n; k++) rows[k].rep_row = ji->dropped ? answer[k] : ask[k];
+  MA_TRY(removed_csv_write(comm, c->removed_csv, ji->in, rows, n));
+done:
+  free(rows);
+  free(ask);
+  free(answer);
+  free(table);
+  return st;
+}
+
 /* Every output against every input, before any work. Collective on comm. */
 static ma_status check_paths(MPI_Comm comm, const dedup_cfg *c)
 {
@@ -535,6 +590,7 @@ static ma_status check_paths(MPI_Comm comm, const dedup_cfg *c)
   opts_paths(&c->common, "-i", &p);
   paths_add_spec(&p, "--priority", c->priority);
   paths_add_out(&p, "--keep-list", c->keep_list, PATHS_FILE);
+  paths_add_out(&p, "--removed-csv", c->removed_csv, PATHS_FILE);
   return paths_check(comm, &p);
 }
 
@@ -582,7 +638,12 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   s.keep = malloc((size_t)(local + 1));
   s.rep = malloc((size_t)(local + 1) * sizeof *s.rep);
   if (c.priority) s.priority = malloc((size_t)(local + 1) * sizeof *s.priority);
-  if (!s.offsets || !s.pos || !s.keep || !s.rep || (c.priority && !s.priority)) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (c.removed_csv) {
+    s.rep_pos = malloc((size_t)(local + 1) * sizeof *s.rep_pos);
+    s.rep_sim = malloc((size_t)(local + 1) * sizeof *s.rep_sim);
+  }
+  if (!s.offsets || !s.pos || !s.keep || !s.rep || (c.priority && !s.priority) || (c.removed_csv && (!s.rep_pos || !s.rep_sim)))
+    st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   MA_TRY(mpi_agree(comm, st));
   MA_MPI_TRY(MPI_Allgather(&s.ji.offset, 1, MPI_INT64_T, s.offsets, 1, MPI_INT64_T, comm));
   s.offsets[nranks] = s.ji.n;
@@ -643,6 +704,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   MA_TRY(h5out_attr_str(s.out, "/", "version", MEMAUDIT_VERSION));
   MA_TRY(h5out_attr_str(s.out, "/", "command_line", s.cmdline));
   if (c.keep_list) MA_TRY(write_keep_list(comm, c.keep_list, s.ji.rows.ids, s.keep, local));
+  if (c.removed_csv) MA_TRY(write_removed(comm, &c, &s));
   MA_TRY(h5out_commit(&s.out));
   log_phase_end();
 
