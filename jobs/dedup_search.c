@@ -2,6 +2,7 @@
 #include "jobs/dedup_search.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -46,8 +47,8 @@ static ma_status run_tasks(const search_plan *p, const members *m, int rank, int
 }
 
 ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int64_t *pos,
-                       const int32_t *assign, const int64_t *sizes, int64_t k, int64_t round_rows, float threshold,
-                       int r, pairbuf *out, dedup_search_stats *stats)
+                       const int32_t *assign, const int64_t *sizes, int64_t k, int64_t kept_from, int64_t round_rows,
+                       float threshold, int r, pairbuf *out, dedup_search_stats *stats)
 {
   ma_status st = MA_OK;
   search_plan p;
@@ -57,8 +58,18 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
   memset(stats, 0, sizeof *stats);
   MA_MPI(MPI_Comm_rank(comm, &rank));
   MA_MPI(MPI_Comm_size(comm, &nranks));
-  st = sp_blocks(&p, sizes, k, nranks, round_rows);
-  for (int64_t i = 0; st == MA_OK && i < local->rows; i++) p.block_rows[sp_block_of(&p, assign[i], ids[i])]++;
+  int64_t *kept = NULL;
+  if (kept_from != INT64_MAX) {
+    /* the kept items of each cluster, over all ranks */
+    if (!(kept = calloc((size_t)k, sizeof *kept))) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+    for (int64_t i = 0; st == MA_OK && i < local->rows; i++) kept[assign[i]] += pos[i] >= kept_from;
+    MA_TRY(mpi_agree(comm, st));
+    MA_TRY(mpi_sum_i64_array(comm, kept, k));
+  }
+  st = sp_blocks(&p, sizes, kept, k, nranks, round_rows);
+  p.kept_from = kept_from;
+  for (int64_t i = 0; st == MA_OK && i < local->rows; i++)
+    p.block_rows[sp_block_of(&p, assign[i], ids[i], pos[i] >= kept_from)]++;
   MA_TRY(mpi_agree(comm, st));
   MA_TRY(mpi_sum_i64_array(comm, p.block_rows, p.nblocks));
   MA_TRY(mpi_agree(comm, sp_schedule(&p, round_rows)));
@@ -98,6 +109,7 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
   MA_MPI_TRY(MPI_Allreduce(&rate, &stats->gflops, 1, MPI_DOUBLE, MPI_MIN, comm));
   if (isinf(stats->gflops)) stats->gflops = 0;
 done:
+  free(kept);
   ip_workspace_free(&ws);
   members_free(&m);
   sp_free(&p);
