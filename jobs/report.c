@@ -394,7 +394,7 @@ typedef struct report {
   char *tmpdir;
   sheet_paths train, gen; /* image paths of the ids shown */
   int have_train, have_gen;
-  section sec[2];
+  section sec[3];
   int nsec;
   html_buf index;
   int64_t tiles, tiles_done, tiles_missing;
@@ -783,6 +783,10 @@ typedef struct dedup_data {
   idmap keep_of; /* id of a near pair's item -> keep flag */
   recall_row recall[MAX_RECALL];
   int nrecall;
+  int64_t against;     /* kept items of a dedup --against result (0: none) */
+  idmap is_new;        /* with against: the ids of /ids (the new items) */
+  best kept_pairs;     /* the most similar new-kept pairs */
+  int64_t nkept_pairs; /* how many pairs join a new item and a kept one */
 } dedup_data;
 
 static void dedup_data_free(dedup_data *d)
@@ -793,7 +797,26 @@ static void dedup_data_free(dedup_data *d)
   }
   free(d->groups);
   free(d->near.buf);
+  free(d->kept_pairs.buf);
   idmap_free(&d->keep_of);
+  idmap_free(&d->is_new);
+}
+
+/* With --against: pass over /ids for the set of new items (a pair with an id outside it joins a new
+ * item and a kept one). Memory grows with the new items, not the kept corpus. */
+static ma_status dedup_new_ids(report *r, dedup_data *d, hid_t dids)
+{
+  ma_status st = MA_OK;
+  int64_t *ids = NULL, *v;
+  MA_ALLOC(ids, CHUNK);
+  for (int64_t lo = 0; lo < d->n; lo += CHUNK) {
+    int64_t cnt = d->n - lo < CHUNK ? d->n - lo : CHUNK;
+    MA_TRY(read_part(r, dids, "/ids", H5T_NATIVE_INT64, lo, cnt, 0, 0, ids));
+    for (int64_t i = 0; i < cnt; i++) MA_TRY(idmap_put(&d->is_new, ids[i], 0, 1, &v));
+  }
+done:
+  free(ids);
+  return st;
 }
 
 /* Pass over /ids and /representative: how many items each kept item represents; the largest groups. */
@@ -882,6 +905,7 @@ static ma_status dedup_pairs(report *r, dedup_data *d, hid_t dpairs)
       MA_TRY(idmap_put(&slot, a < b ? a : b, a < b ? b : a, g * mcap + j, &v));
     }
   MA_TRY(best_init(&d->near, sizeof(near_pair), r->cfg->borderline, near_pair_cmp));
+  MA_TRY(best_init(&d->kept_pairs, sizeof(near_pair), d->against ? r->cfg->borderline : 0, near_pair_by_sim));
   MA_ALLOC(buf, CHUNK);
   for (int64_t lo = 0; lo < d->npairs; lo += CHUNK) {
     int64_t cnt = d->npairs - lo < CHUNK ? d->npairs - lo : CHUNK;
@@ -891,12 +915,18 @@ static ma_status dedup_pairs(report *r, dedup_data *d, hid_t dpairs)
       fh_add(&d->pairs_hist, p->sim);
       near_pair np = {p->a, p->b, p->sim, fabs((double)p->sim - (float)d->thr)};
       best_add(&d->near, &np);
+      if (d->against && (!idmap_get(&d->is_new, p->a, 0) || !idmap_get(&d->is_new, p->b, 0))) {
+        d->nkept_pairs++;
+        best_add(&d->kept_pairs, &np);
+      }
       int64_t *s = idmap_get(&slot, p->a, p->b);
       if (s) d->groups[*s / mcap].sims[*s % mcap] = p->sim;
     }
   }
   best_finish(&d->near);
   qsort(d->near.buf, (size_t)d->near.n, sizeof(near_pair), near_pair_by_sim);
+  best_finish(&d->kept_pairs);
+  qsort(d->kept_pairs.buf, (size_t)d->kept_pairs.n, sizeof(near_pair), near_pair_by_sim);
 done:
   h5_close(&mt);
   h5_close(&ft);
@@ -911,12 +941,16 @@ static ma_status dedup_keep_flags(report *r, dedup_data *d, hid_t dids, hid_t dk
   ma_status st = MA_OK;
   int64_t *ids = NULL, *v;
   uint8_t *keep = NULL;
-  const near_pair *np = (const near_pair *)d->near.buf;
+  const near_pair *np = (const near_pair *)d->near.buf, *kp = (const near_pair *)d->kept_pairs.buf;
   for (int64_t i = 0; i < d->near.n; i++) {
     MA_TRY(idmap_put(&d->keep_of, np[i].a, 0, -1, &v));
     MA_TRY(idmap_put(&d->keep_of, np[i].b, 0, -1, &v));
   }
-  if (d->near.n == 0) return MA_OK;
+  for (int64_t i = 0; i < d->kept_pairs.n; i++) {
+    MA_TRY(idmap_put(&d->keep_of, kp[i].a, 0, -1, &v));
+    MA_TRY(idmap_put(&d->keep_of, kp[i].b, 0, -1, &v));
+  }
+  if (d->near.n == 0 && d->kept_pairs.n == 0) return MA_OK;
   MA_ALLOC(ids, CHUNK);
   MA_ALLOC(keep, CHUNK);
   for (int64_t lo = 0; lo < d->n; lo += CHUNK) {
@@ -1010,6 +1044,7 @@ done:
 static const char *keep_word(const dedup_data *d, int64_t id)
 {
   int64_t *v = idmap_get(&d->keep_of, id, 0);
+  if (d->against && !idmap_get(&d->is_new, id, 0)) return "kept (--against)";
   return !v || *v < 0 ? "" : *v ? "kept" : "removed";
 }
 
@@ -1053,6 +1088,28 @@ static ma_status dedup_sections(report *r, dedup_data *d)
            "The %s found pairs whose similarity is closest to the primary threshold %g (above it, or below it down "
            "to the lowest threshold), most similar first: look at them to judge the threshold.",
            html_count_str(c1, d->near.n), d->thr);
+  if (!d->against) return MA_OK;
+
+  s = &r->sec[r->nsec++];
+  s->name = "against";
+  s->title = "New items that duplicate a kept item";
+  char c3[32], c4[32];
+  const near_pair *kp = (const near_pair *)d->kept_pairs.buf;
+  for (int64_t i = 0; i < d->kept_pairs.n; i++) {
+    /* the new item first, then the kept one */
+    int a_new = idmap_get(&d->is_new, kp[i].a, 0) != NULL;
+    int64_t nw = a_new ? kp[i].a : kp[i].b, kept = a_new ? kp[i].b : kp[i].a;
+    MA_CALL(section_row(s, 0, "similarity <b>%.6f</b>", kp[i].sim));
+    const char *kn = keep_word(d, nw);
+    MA_CALL(section_cell(s, nw, 0, kn, "%lld<br>%s", (long long)nw, kn));
+    MA_CALL(section_cell(s, kept, 0, "kept", "%lld<br>kept (--against)", (long long)kept));
+  }
+  snprintf(s->intro, sizeof s->intro,
+           "This result checked %s new items against %s kept ones (dedup --against), which are never removed nor "
+           "compared with each other. %s pairs join a new item and a kept one; the %s most similar are shown, the "
+           "new item first.",
+           html_count_str(c1, d->n), html_count_str(c2, d->against), html_count_str(c3, d->nkept_pairs),
+           html_count_str(c4, d->kept_pairs.n));
   return MA_OK;
 }
 
@@ -1137,6 +1194,11 @@ static ma_status report_dedup(report *r)
   MA_TRY(dedup_thresholds(r, &d));
 
   log_phase_begin("read");
+  if (h5_attr_i64(r->f, "against", &d.against) != MA_OK) {
+    ma_err_clear();
+    d.against = 0;
+  }
+  if (d.against) MA_TRY(dedup_new_ids(r, &d, dids));
   MA_TRY(dedup_groups(r, &d, dids, drep));
   MA_TRY(dedup_pairs(r, &d, dpairs));
   MA_TRY(dedup_keep_flags(r, &d, dids, dkeep));
@@ -1160,6 +1222,10 @@ static ma_status report_dedup(report *r)
   else ma_err_clear();
   fact_num(b, "kept items standing for removed ones", d.ngroups, 0);
   fact_num(b, "pairs found", d.npairs, 0);
+  if (d.against) {
+    fact_num(b, "kept items (--against)", d.against, 0);
+    fact_num(b, "pairs of a new item and a kept one", d.nkept_pairs, d.npairs);
+  }
   {
     int len = snprintf(text, sizeof text, "%g (primary)", d.thr);
     for (int i = 1; i < d.nthr; i++) {

@@ -5,6 +5,7 @@ or compared with another, every new item with a found kept partner removed; byte
 ranks; resumed from --workdir at another rank count; ids unique across both sets."""
 import csv
 import os
+import sys
 
 import h5py
 import numpy as np
@@ -122,3 +123,19 @@ expect_error(2, 2, ['--against', 'an output may not overwrite an input'], 'dedup
 assert not os.path.exists(path('x.h5'))
 ok('against: refused inputs')
 
+# report: the new-kept pairs as their own section, most similar first, the new item first
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'report'))
+from report_pages import check_folder  # noqa: E402
+run(1, 'report', out, '-o', path('report'))
+pages = check_folder(path('report'))
+text = pages['index.html'].plain_text()
+new_kept = sorted(((s, a, b) for (a, b), s in found.items() if b >= NN), key=lambda t: (-np.float32(t[0]), t[1], t[2]))
+assert 'against' in pages['index.html'].sections, pages['index.html'].sections
+assert f'kept items (--against) {NK}' in text and f'pairs of a new item and a kept one {len(new_kept)}' in text, text[:600]
+strips = [st for name in sorted(pages) if name.startswith('against-') for st in pages[name].strips]
+assert len(strips) == min(len(new_kept), 100), (len(strips), len(new_kept))
+for st, (sim, a, b) in zip(strips, new_kept):
+    ids_shown = [int(c['caption'].split('\n')[0]) for c in st['cells']]
+    assert ids_shown == [a, b] and f'{sim:.6f}' in st['head'], (st, sim, a, b)
+    assert st['cells'][1]['caption'].endswith('kept (--against)'), st
+ok('against: report section of new-kept pairs')
