@@ -13,6 +13,7 @@ static ma_status check_column(const h5in_shard *s, const char *name)
   ma_status st = MA_OK;
   hid_t file = -1, dset = -1, space = -1, type = -1;
   hsize_t n = 0;
+  if (s->npy) return ma_fail(MA_ERR_DATA, "%s is a .npy file: it holds no dataset %s", s->path, name);
   if ((file = H5Fopen(s->path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
     st = h5_fail(MA_ERR_DATA, "%s: cannot open", s->path);
     goto done;

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "io/h5util.h"
+#include "io/npy.h"
 #include "kernels/f16.h"
 #include "kernels/rowops.h"
 #include "mpi/comm.h"
@@ -70,17 +71,59 @@ static int is_ieee_half(hid_t t)
   return spos == 15 && epos == 10 && esize == 5 && mpos == 0 && msize == 10 && H5Tget_ebias(t) == 15;
 }
 
-/* Validates one shard's metadata with serial HDF5 (rank 0 only). */
-static ma_status validate_shard(h5in_shard *s, int64_t *dim, ma_dtype *type, int first)
+const char *h5in_label(const h5in_shard *s, char *buf, size_t size)
+{
+  if (s->npy) snprintf(buf, size, "%s", s->path);
+  else snprintf(buf, size, "%s:%s", s->path, s->dataset);
+  return buf;
+}
+
+/* The checks every shard's shape and type pass, HDF5 or .npy: rows, columns, and D and element type
+ * equal to the first input's (which sets them). */
+static ma_status check_shape(const char *where, int64_t rows, int64_t cols, ma_dtype t, int64_t *dim, ma_dtype *type,
+                             int first)
+{
+  if (rows == 0) return ma_fail(MA_ERR_DATA, "%s has zero rows", where);
+  if (cols == 0) return ma_fail(MA_ERR_DATA, "%s has zero columns", where);
+  if (first) {
+    *dim = cols;
+    *type = t;
+  } else if (cols != *dim) {
+    return ma_fail(MA_ERR_DATA, "%s has %lld columns; the first input has %lld (all shards need the same D)", where,
+                   (long long)cols, (long long)*dim);
+  } else if (t != *type) {
+    return ma_fail(MA_ERR_DATA, "%s is %s; the first input is %s (all shards need one element type)", where,
+                   t == MA_F16 ? "float16" : "float32", *type == MA_F16 ? "float16" : "float32");
+  }
+  return MA_OK;
+}
+
+/* Validates a .npy shard's header and size (rank 0 only). */
+static ma_status validate_npy(h5in_shard *s, int64_t *dim, ma_dtype *type, int first, int explicit_dataset)
+{
+  npy_header h;
+  if (explicit_dataset)
+    return ma_fail(MA_ERR_DATA, "%s is a .npy file, which holds one array: drop the :%s", s->path, s->dataset);
+  MA_CALL(npy_probe(s->path, &h));
+  s->npy = h.major * 10 + h.minor;
+  s->body = h.body;
+  MA_CALL(check_shape(s->path, h.rows, h.cols, h.esize == 2 ? MA_F16 : MA_F32, dim, type, first));
+  s->rows = h.rows;
+  return MA_OK;
+}
+
+/* Validates one shard's metadata with serial HDF5 or the .npy header (rank 0 only). */
+static ma_status validate_shard(h5in_shard *s, int64_t *dim, ma_dtype *type, int first, int explicit_dataset)
 {
   ma_status st = MA_OK;
   hid_t file = -1, dset = -1, space = -1, dtype = -1, dcpl = -1, ids = -1, ispace = -1, itype = -1;
   const char *f = s->path, *d = s->dataset;
 
   if (access(f, R_OK) != 0) return ma_fail(MA_ERR_DATA, "%s: cannot read: %s", f, strerror(errno));
+  if (npy_is_npy(f)) return validate_npy(s, dim, type, first, explicit_dataset);
   htri_t is5 = H5Fis_hdf5(f);
   H5Eclear2(H5E_DEFAULT);
-  if (is5 <= 0) return ma_fail(MA_ERR_DATA, "%s: not an HDF5 file", f);
+  if (is5 <= 0) return ma_fail(MA_ERR_DATA, "%s: not an HDF5 file (nor a .npy file)", f);
   file = H5Fopen(f, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file < 0) {
     st = h5_fail(MA_ERR_DATA, "%s: cannot open: the file is truncated or corrupt", f);
@@ -118,26 +161,8 @@ static ma_status validate_shard(h5in_shard *s, int64_t *dim, ma_dtype *type, int
     goto done;
   }
   s->big_endian = H5Tget_order(dtype) == H5T_ORDER_BE;
-  if (dims[0] == 0) {
-    st = ma_fail(MA_ERR_DATA, "%s:%s has zero rows", f, d);
-    goto done;
-  }
-  if (dims[1] == 0) {
-    st = ma_fail(MA_ERR_DATA, "%s:%s has zero columns", f, d);
-    goto done;
-  }
-  if (first) {
-    *dim = (int64_t)dims[1];
-    *type = t;
-  } else if ((int64_t)dims[1] != *dim) {
-    st = ma_fail(MA_ERR_DATA, "%s:%s has %llu columns; the first input has %lld (all shards need the same D)",
-                 f, d, (unsigned long long)dims[1], (long long)*dim);
-    goto done;
-  } else if (t != *type) {
-    st = ma_fail(MA_ERR_DATA, "%s:%s is %s; the first input is %s (all shards need one element type)", f, d,
-                 t == MA_F16 ? "float16" : "float32", *type == MA_F16 ? "float16" : "float32");
-    goto done;
-  }
+  char where[2048];
+  MA_TRY(check_shape(h5in_label(s, where, sizeof where), (int64_t)dims[0], (int64_t)dims[1], t, dim, type, first));
   s->rows = (int64_t)dims[0];
   MA_H5_TRY(dcpl = H5Dget_create_plist(dset));
   if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
@@ -203,7 +228,7 @@ void h5in_free(h5in **pin)
   *pin = NULL;
 }
 
-enum { META_ROWS, META_CHUNK0, META_CHUNK1, META_IDS, META_BE, META_FIELDS };
+enum { META_ROWS, META_CHUNK0, META_CHUNK1, META_IDS, META_BE, META_NPY, META_BODY, META_FIELDS };
 
 ma_status h5in_open(MPI_Comm comm, char *const *specs, int nspecs, h5in **out)
 {
@@ -226,13 +251,15 @@ ma_status h5in_open(MPI_Comm comm, char *const *specs, int nspecs, h5in **out)
   if (rank == 0) {
     for (int i = 0; i < nspecs && st == MA_OK; i++) {
       h5in_shard *s = &in->shards[i];
-      st = validate_shard(s, &in->dim, &in->type, i == 0);
+      st = validate_shard(s, &in->dim, &in->type, i == 0, strlen(s->path) < strlen(specs[i]));
       int64_t *m = meta + (int64_t)i * META_FIELDS;
       m[META_ROWS] = s->rows;
       m[META_CHUNK0] = s->chunk[0];
       m[META_CHUNK1] = s->chunk[1];
       m[META_IDS] = s->ids_dataset != NULL;
       m[META_BE] = s->big_endian;
+      m[META_NPY] = s->npy;
+      m[META_BODY] = s->body;
     }
     meta[(int64_t)nspecs * META_FIELDS] = in->dim;
     meta[(int64_t)nspecs * META_FIELDS + 1] = in->type;
@@ -248,6 +275,8 @@ ma_status h5in_open(MPI_Comm comm, char *const *specs, int nspecs, h5in **out)
     s->chunk[0] = m[META_CHUNK0];
     s->chunk[1] = m[META_CHUNK1];
     s->big_endian = (int)m[META_BE];
+    s->npy = (int)m[META_NPY];
+    s->body = m[META_BODY];
     s->row0 = in->n;
     in->n += s->rows;
     if (m[META_IDS] && !s->ids_dataset && !(s->ids_dataset = ids_beside(s->dataset))) {
@@ -284,8 +313,10 @@ void h5in_rows_free(h5in_rows *r)
 {
   free(r->data);
   free(r->ids);
+  free(r->src);
   r->data = NULL;
   r->ids = NULL;
+  r->src = NULL;
   r->count = 0;
 }
 
@@ -300,6 +331,11 @@ static ma_status read_shard(MPI_Comm comm, const h5in *in, const h5in_shard *s, 
   int64_t piece = H5IN_PIECE_BYTES / (dim * esize);
   if (piece < 1) piece = 1;
   int64_t npieces = (b - a + piece - 1) / piece, most;
+  if (s->npy) {
+    st = npy_read_rows(comm, s->path, s->body, dim * esize, a, b, piece, vec);
+    for (int64_t r = a; r < b; r++) ids[r - a] = s->row0 + r;
+    return st;
+  }
   MA_TRY(mpi_max_i64(comm, npieces, &most));
 
   MA_H5_TRY(fapl = h5_fapl_mpio(comm));
@@ -392,8 +428,9 @@ static ma_status normalize_rows(const h5in *in, int64_t lo, h5in_rows *out, cons
         int sh;
         int64_t row;
         h5in_locate(in, g, &sh, &row);
-        st = ma_fail(MA_ERR_DATA, "%s:%s row %lld: %s (use --drop-invalid to skip such rows)",
-                     in->shards[sh].path, in->shards[sh].dataset, (long long)row,
+        char where[2048];
+        st = ma_fail(MA_ERR_DATA, "%s row %lld: %s (use --drop-invalid to skip such rows)",
+                     h5in_label(&in->shards[sh], where, sizeof where), (long long)row,
                      kind == 1 ? "contains NaN or Inf" : "has zero norm");
         goto done;
       }
@@ -438,7 +475,11 @@ ma_status h5in_read(MPI_Comm comm, const h5in *in, int64_t lo, int64_t hi, const
   MA_TRY(mpi_agree(comm, st));
 
   if (opts && opts->drop_invalid) {
-    int64_t k = 0;
+    int64_t k = 0, nbad = 0;
+    for (int64_t r = 0; r < out->count; r++) nbad += bad[r];
+    if (nbad && !(out->src = malloc((size_t)out->count * sizeof *out->src)))
+      st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+    MA_TRY(mpi_agree(comm, st));
     for (int64_t r = 0; r < out->count; r++) {
       if (bad[r]) continue;
       if (k != r) {
@@ -446,6 +487,7 @@ ma_status h5in_read(MPI_Comm comm, const h5in *in, int64_t lo, int64_t hi, const
                 (size_t)(in->dim * esize));
         out->ids[k] = out->ids[r];
       }
+      if (out->src) out->src[k] = lo + r;
       k++;
     }
     out->dropped = out->count - k;

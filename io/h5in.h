@@ -1,9 +1,11 @@
-/* Sharded embedding input: one or more HDF5 files, each one 2-D float16/float32 dataset, read in
- * parallel so that each rank holds a contiguous range of the global rows (which may span shards). */
+/* Sharded embedding input: one or more HDF5 files, each one 2-D float16/float32 dataset, or NumPy .npy
+ * files (io/npy.h), in any mix, read in parallel so that each rank holds a contiguous range of the
+ * global rows (which may span shards). */
 #ifndef MA_IO_H5IN_H
 #define MA_IO_H5IN_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/status.h"
@@ -17,6 +19,8 @@ typedef struct h5in_shard {
   int64_t row0;      /* global index of its first row */
   int64_t chunk[2];  /* chunk shape, {0, 0} when contiguous */
   int big_endian;
+  int npy;      /* a .npy file: its format version times ten (10, 20, 30); 0 for HDF5 */
+  int64_t body; /* .npy: byte offset of the first element */
 } h5in_shard;
 
 typedef struct h5in {
@@ -33,18 +37,31 @@ typedef struct h5in_rows {
   void *data;
   int64_t *ids;
   int64_t dropped; /* invalid rows skipped under drop_invalid (on this rank) */
+  int64_t *src;    /* the global input row of each row when some were dropped here; NULL: lo + row */
 } h5in_rows;
+
+/* The global input row (h5in_locate gives its file and row) of this rank's row r. Not collective. */
+static inline int64_t h5in_rows_source(const h5in_rows *rows, int64_t r)
+{
+  return rows->src ? rows->src[r] : rows->lo + r;
+}
 
 typedef struct h5in_read_opts {
   int drop_invalid; /* skip NaN/Inf/zero-norm rows instead of failing */
   int verbose_progress;
 } h5in_read_opts;
 
+/* "PATH:DATASET" for an HDF5 shard, "PATH" for a .npy one, into buf (returned), for messages. Not
+ * collective. */
+const char *h5in_label(const h5in_shard *s, char *buf, size_t size);
+
 /* Splits "PATH[:DATASET]" (DATASET starts with '/', default "/embeddings"). Allocates both. Not collective. */
 ma_status h5in_split_spec(const char *spec, char **path, char **dataset);
 
 /* Validates every shard's metadata (on rank 0, before anything is allocated for the data) and shares
- * it: missing or unreadable file, not HDF5, truncated, missing dataset, not 2-D, element type, D that
+ * it: a file is .npy when it begins with the .npy magic, else HDF5; missing or unreadable file,
+ * neither HDF5 nor .npy, a .npy header that is not a 2-D C-order '<f2'/'<f4' array or does not match
+ * the file's size, truncated, missing dataset, not 2-D, element type, D that
  * differs between shards, zero rows, /ids of the wrong length or type. Failures are MA_ERR_DATA and
  * name the file and dataset. Collective on comm. */
 ma_status h5in_open(MPI_Comm comm, char *const *specs, int nspecs, h5in **out);

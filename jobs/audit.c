@@ -118,8 +118,9 @@ static ma_status parse(int argc, char **argv, audit_cfg *c)
 static ma_status check_dim(const h5in *train, const h5in *q, const char *role)
 {
   if (q->dim == train->dim) return MA_OK;
-  return ma_fail(MA_ERR_DATA, "%s %s:%s has D = %lld but the training set %s:%s has D = %lld", role, q->shards[0].path,
-                 q->shards[0].dataset, (long long)q->dim, train->shards[0].path, train->shards[0].dataset,
+  char a[2048], b[2048];
+  return ma_fail(MA_ERR_DATA, "%s %s has D = %lld but the training set %s has D = %lld", role,
+                 h5in_label(&q->shards[0], a, sizeof a), (long long)q->dim, h5in_label(&train->shards[0], b, sizeof b),
                  (long long)train->dim);
 }
 

@@ -12,6 +12,7 @@
 #include "core/signal.h"
 #include "io/ckpt.h"
 #include "io/h5out.h"
+#include "io/removed.h"
 #include "io/summary.h"
 #include "io/textout.h"
 #include "jobs/clustering.h"
@@ -25,6 +26,7 @@
 #include "kernels/kmeans.h"
 #include "mpi/comm.h"
 #include "mpi/components.h"
+#include "mpi/lookup.h"
 #include "mpi/pairs.h"
 
 static const char dedup_help[] =
@@ -45,11 +47,15 @@ static const char dedup_help[] =
     "                            numeric dataset with one value per input row, higher first\n"
     "  --recall-sample S         items searched exactly to estimate recall (default 1000; 0: off)\n"
     "  --exact                   all pairs by tiled GEMM, no clustering (the reference)\n"
-    "  --keep-list PATH          also write the kept ids, one a line\n" MA_COMMON_HELP;
+    "  --keep-list PATH          also write the kept ids, one a line\n"
+    "  --against PATH[:DATASET]  items already kept (repeatable, @LIST): searched with the new ones, never\n"
+    "                            removed, never compared with each other; /ids, /keep... cover -i rows only\n"
+    "  --removed-csv PATH        also write one line per removed item: id,file,row,representative,\n"
+    "                            representative_file,representative_row,similarity\n" MA_COMMON_HELP;
 
 enum {
   OPT_THRESHOLD = OPT_KM_NEXT, OPT_KEEP, OPT_PRIORITY,
-  OPT_RECALL, OPT_EXACT, OPT_KEEP_LIST, OPT_KMEANS_STOP
+  OPT_RECALL, OPT_EXACT, OPT_KEEP_LIST, OPT_KMEANS_STOP, OPT_REMOVED_CSV, OPT_AGAINST
 };
 
 typedef struct dedup_cfg {
@@ -64,6 +70,9 @@ typedef struct dedup_cfg {
   int64_t recall_sample;
   int exact;
   const char *keep_list;
+  const char *removed_csv;
+  ma_opts against; /* --against: its inputs and lists only */
+  ma_opts all;     /* the -i inputs, then the --against ones (borrowed strings): what is read */
 } dedup_cfg;
 
 static ma_status parse(int argc, char **argv, dedup_cfg *c)
@@ -77,9 +86,12 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
                                             {"exact", no_argument, 0, OPT_EXACT},
                                             {"keep-list", required_argument, 0, OPT_KEEP_LIST},
                                             {"kmeans-stop", required_argument, 0, OPT_KMEANS_STOP},
+                                            {"removed-csv", required_argument, 0, OPT_REMOVED_CSV},
+                                            {"against", required_argument, 0, OPT_AGAINST},
                                             {0, 0, 0, 0}};
   int opt, handled;
   opts_init(&c->common);
+  opts_init(&c->against);
   c->km = (km_config){.k = 1024, .iters = 20, .per_cluster = 256, .init_rounds = 5, .stop_on_search_cost = 1};
   c->reclusterings = 5;
   c->recall_sample = 1000;
@@ -93,6 +105,8 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
     case OPT_RECALL: MA_CALL(opts_int64(optarg, "--recall-sample", 0, INT32_MAX, &c->recall_sample)); break;
     case OPT_EXACT: c->exact = 1; break;
     case OPT_KEEP_LIST: c->keep_list = optarg; break;
+    case OPT_REMOVED_CSV: c->removed_csv = optarg; break;
+    case OPT_AGAINST: MA_CALL(opts_add_input(&c->against, optarg)); break;
     case OPT_THRESHOLD:
       free(c->thresholds);
       c->thresholds = NULL;
@@ -131,6 +145,14 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
     c->reclusterings = 1;
   }
   c->km.seed = c->common.seed;
+  /* what is read: the new items, then the kept ones, so that the kept ones' implicit ids continue
+   * after the last -i row */
+  c->all = c->common;
+  c->all.ninputs = c->common.ninputs + c->against.ninputs;
+  if (!(c->all.inputs = malloc((size_t)c->all.ninputs * sizeof *c->all.inputs))) return ma_fail(MA_ERR_RUNTIME, "out of memory");
+  memcpy(c->all.inputs, c->common.inputs, (size_t)c->common.ninputs * sizeof *c->all.inputs);
+  if (c->against.ninputs)
+    memcpy(c->all.inputs + c->common.ninputs, c->against.inputs, (size_t)c->against.ninputs * sizeof *c->all.inputs);
   return MA_OK;
 }
 
@@ -139,11 +161,12 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
 static ma_status config_text(const dedup_cfg *c, char **text)
 {
   char *inputs = NULL, opts[1024];
-  MA_CALL(ckpt_describe_inputs(c->common.inputs, c->common.ninputs, &inputs));
+  MA_CALL(ckpt_describe_inputs(c->all.inputs, c->all.ninputs, &inputs));
   int len = snprintf(opts, sizeof opts, "memaudit dedup %s\nclusters %lld kmeans %s reclusterings %d iters %d kmeans-stop %d "
-                     "sample-per-cluster %lld seed %llu exact %d drop-invalid %d recall-sample %lld\nthresholds", MEMAUDIT_VERSION,
-                     (long long)c->km.k, km_method_name(&c->km), c->reclusterings, c->km.iters, c->km.stop_on_search_cost, (long long)c->km.per_cluster,
-                     (unsigned long long)c->common.seed, c->exact, c->common.drop_invalid, (long long)c->recall_sample);
+                     "sample-per-cluster %lld seed %llu exact %d drop-invalid %d recall-sample %lld against %d\nthresholds",
+                     MEMAUDIT_VERSION, (long long)c->km.k, km_method_name(&c->km), c->reclusterings, c->km.iters,
+                     c->km.stop_on_search_cost, (long long)c->km.per_cluster, (unsigned long long)c->common.seed, c->exact,
+                     c->common.drop_invalid, (long long)c->recall_sample, c->against.ninputs);
   for (int i = 0; i < c->nthr && len < (int)sizeof opts - 32; i++) len += snprintf(opts + len, sizeof opts - (size_t)len, " %.9g", c->thresholds[i]);
   size_t need = strlen(inputs) + strlen(opts) + 2;
   *text = malloc(need);
@@ -214,9 +237,13 @@ static int cmp_id_index(const void *pa, const void *pb)
   return (a->id > b->id) - (a->id < b->id);
 }
 
-/* Decides keep/rep for every local row at one threshold; *groups gets the number of groups. Collective. */
+/* Decides keep/rep for every local row at one threshold, and when rep_pos and rsim are not NULL, each
+ * removed row's representative's output position and their similarity (NaN when no found pair joins
+ * them); rows at positions >= kept_from are kept items, never removed. *groups gets the number of
+ * groups. Collective. */
 static ma_status keep_at(MPI_Comm comm, const dedup_cfg *c, const pairset *ps, float thr, const int64_t *offsets,
-                         const int64_t *ids, const double *priority, uint8_t *keep, int64_t *rep, int64_t *groups)
+                         const int64_t *ids, const double *priority, int64_t kept_from, uint8_t *keep, int64_t *rep,
+                         int64_t *rep_pos, float *rsim, int64_t *groups)
 {
   ma_status st = MA_OK;
   comp_graph g;
@@ -231,6 +258,8 @@ static ma_status keep_at(MPI_Comm comm, const dedup_cfg *c, const pairset *ps, f
   for (int64_t i = 0; i < g.nlocal; i++) {
     keep[i] = 1;
     rep[i] = ids[i];
+    if (rep_pos) rep_pos[i] = g.offset + i;
+    if (rsim) rsim[i] = NAN;
   }
   MA_TRY(comp_label(comm, &g, &steps));
   MA_TRY(comp_gather(comm, &g, ids, priority, &v, &nv, &e, &ne));
@@ -256,14 +285,27 @@ static ma_status keep_at(MPI_Comm comm, const dedup_cfg *c, const pairset *ps, f
     }
     if (c->one_per_group) keep_one_per_group(m, kk, kr);
     else st = keep_greedy(m, ke, e1 - e0, thr, kk, kr);
-    for (int64_t i = 0; st == MA_OK && i < m; i++) res[v0 + i] = (comp_result){v[v0 + i].pos, v[v0 + kr[i]].id, kk[i]};
+    /* Kept items (--against) are visited first and never paired with each other, so greedy keeps
+     * them all; one-per-group would keep only the first. */
+    for (int64_t i = 0; i < m; i++)
+      if (v[v0 + i].pos >= kept_from) {
+        kk[i] = 1;
+        kr[i] = i;
+      }
+    for (int64_t i = 0; st == MA_OK && i < m; i++)
+      res[v0 + i] = (comp_result){v[v0 + i].pos, v[v0 + kr[i]].id, kk[i], v[v0 + kr[i]].pos, NAN};
+    for (int64_t k = 0; st == MA_OK && k < e1 - e0; k++) {
+      int64_t u = ke[k].u, w = ke[k].v;
+      if (!kk[u] && kr[u] == w) res[v0 + u].sim = ke[k].sim;
+      if (!kk[w] && kr[w] == u) res[v0 + w].sim = ke[k].sim;
+    }
     mine++;
     v0 = v1;
     e0 = e1;
   }
   free(byid);
   MA_TRY(mpi_agree(comm, st));
-  MA_TRY(comp_scatter(comm, &g, res, nv, keep, rep));
+  MA_TRY(comp_scatter(comm, &g, res, nv, keep, rep, rep_pos, rsim));
   MA_TRY(mpi_sum_i64(comm, mine, groups));
   log_verbose("threshold %.4f: %lld groups, labels settled in %d steps", thr, (long long)*groups, steps);
 done:
@@ -357,6 +399,10 @@ static json_t *recall_json(const recall_row *rows, int R)
 typedef struct dedup_state {
   job_input ji;
   int64_t *offsets, *pos, *rep;
+  int64_t nnew, local_new; /* rows of -i inputs over all ranks, here (a prefix of this rank's rows) */
+  int64_t kept_from;       /* output position of the first --against row (INT64_MAX: none) */
+  int64_t *rep_pos; /* with --removed-csv: the representative's output position, and their similarity */
+  float *rep_sim;
   uint8_t *keep;
   double *priority;
   pairset ps;
@@ -377,6 +423,8 @@ static void dedup_state_free(dedup_state *s)
   free(s->offsets);
   free(s->pos);
   free(s->rep);
+  free(s->rep_pos);
+  free(s->rep_sim);
   free(s->keep);
   free(s->priority);
   free(s->recall);
@@ -476,8 +524,8 @@ static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
     }
     pairbuf found = {0};
     dedup_search_stats ss;
-    ma_status st = dedup_search(comm, &rows, ji->rows.ids, s->pos, s->res.assignment, s->res.sizes, c->km.k, round_rows,
-                                c->lowest, r, &found, &ss);
+    ma_status st = dedup_search(comm, &rows, ji->rows.ids, s->pos, s->res.assignment, s->res.sizes, c->km.k,
+                                s->kept_from, round_rows, c->lowest, r, &found, &ss);
     if (st != MA_OK) {
       pairbuf_free(&found);
       return st;
@@ -498,16 +546,22 @@ static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
   return MA_OK;
 }
 
-/* Keep decisions at every threshold; the primary's go to /keep and /representative. */
+/* Where this rank's -i rows go in /ids, /keep...: its offset, or the end when it holds none. */
+static int64_t new_at(const dedup_state *s)
+{
+  return s->local_new ? s->ji.offset : s->nnew;
+}
+
+/* Keep decisions at every threshold; the primary's go to /keep and /representative (-i rows only). */
 static ma_status decide(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, int64_t *removed, int64_t *groups)
 {
-  const job_input *ji = &s->ji;
-  int64_t local = ji->rows.count;
+  int64_t local = s->local_new;
   log_phase_begin("keep");
   /* The extra thresholds first, so that /keep and /representative end up holding the primary's. */
   for (int t = c->nthr - 1; t >= 0; t--) {
     int64_t g;
-    MA_CALL(keep_at(comm, c, &s->ps, (float)c->thresholds[t], s->offsets, ji->rows.ids, s->priority, s->keep, s->rep, &g));
+    MA_CALL(keep_at(comm, c, &s->ps, (float)c->thresholds[t], s->offsets, s->ji.rows.ids, s->priority, s->kept_from,
+                    s->keep, s->rep, t == 0 ? s->rep_pos : NULL, t == 0 ? s->rep_sim : NULL, &g));
     int64_t mine = 0, all;
     for (int64_t i = 0; i < local; i++) mine += !s->keep[i];
     MA_CALL(mpi_sum_i64(comm, mine, &all));
@@ -518,13 +572,62 @@ static ma_status decide(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, int64
     }
     char name[64];
     snprintf(name, sizeof name, "/sweep/%d/keep", t - 1);
-    MA_CALL(h5out_write(s->out, name, H5T_STD_U8LE, H5T_NATIVE_UINT8, ji->n, 0, ji->offset, local, s->keep, 1));
+    MA_CALL(h5out_write(s->out, name, H5T_STD_U8LE, H5T_NATIVE_UINT8, s->nnew, 0, new_at(s), local, s->keep, 1));
     snprintf(name, sizeof name, "/sweep/%d", t - 1);
     MA_CALL(h5out_attr_f64(s->out, name, "threshold", c->thresholds[t]));
     MA_CALL(h5out_attr_i64(s->out, name, "removed", all));
-    log_info("threshold %.4f: %lld of %lld removed (%.2f%%)", c->thresholds[t], (long long)all, (long long)ji->n,
-             100.0 * (double)all / (double)ji->n);
+    log_info("threshold %.4f: %lld of %lld removed (%.2f%%)", c->thresholds[t], (long long)all, (long long)s->nnew,
+             100.0 * (double)all / (double)s->nnew);
   }
+  return MA_OK;
+}
+
+/* --removed-csv: each removed row with its input file and row, and its representative's, whose input
+ * row is asked of the rank holding it when rows were dropped (else it is the output position). */
+static ma_status write_removed(MPI_Comm comm, const dedup_cfg *c, const dedup_state *s)
+{
+  ma_status st = MA_OK;
+  const job_input *ji = &s->ji;
+  int64_t local = ji->rows.count, n = 0, *table = NULL, *ask = NULL, *answer = NULL;
+  removed_row *rows = NULL;
+  /* kept items are never removed: only this rank's -i rows can be */
+  for (int64_t i = 0; i < s->local_new; i++) n += !s->keep[i];
+  rows = malloc((size_t)(n + 1) * sizeof *rows);
+  ask = malloc((size_t)(n + 1) * sizeof *ask);
+  answer = malloc((size_t)(n + 1) * sizeof *answer);
+  table = malloc((size_t)(local + 1) * sizeof *table);
+  if (!rows || !ask || !answer || !table) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  MA_TRY(mpi_agree(comm, st));
+  for (int64_t i = 0; i < local; i++) table[i] = h5in_rows_source(&ji->rows, i);
+  for (int64_t i = 0, k = 0; i < s->local_new; i++)
+    if (!s->keep[i]) {
+      rows[k] = (removed_row){ji->rows.ids[i], table[i], s->rep[i], -1, s->rep_sim[i]};
+      ask[k++] = s->rep_pos[i];
+    }
+  if (ji->dropped) MA_TRY(lookup_at(comm, s->offsets, table, ask, n, answer));
+  for (int64_t k = 0; k < n; k++) rows[k].rep_row = ji->dropped ? answer[k] : ask[k];
+  MA_TRY(removed_csv_write(comm, c->removed_csv, ji->in, rows, n));
+done:
+  free(rows);
+  free(ask);
+  free(answer);
+  free(table);
+  return st;
+}
+
+/* Which rows are new (-i) and which kept (--against): the -i rows come first, so this rank's new rows
+ * are a prefix of its rows, and the kept ones start at output position nnew. Collective on comm. */
+static ma_status split_new_kept(MPI_Comm comm, const dedup_cfg *c, dedup_state *s)
+{
+  const h5in *in = s->ji.in;
+  int64_t input_rows = 0;
+  for (int i = 0; i < c->common.ninputs; i++) input_rows += in->shards[i].rows;
+  s->local_new = 0;
+  while (s->local_new < s->ji.rows.count && h5in_rows_source(&s->ji.rows, s->local_new) < input_rows) s->local_new++;
+  MA_CALL(mpi_sum_i64(comm, s->local_new, &s->nnew));
+  s->kept_from = c->against.ninputs ? s->nnew : INT64_MAX;
+  if (c->against.ninputs)
+    log_info("%lld new items (-i) against %lld kept ones (--against)", (long long)s->nnew, (long long)(s->ji.n - s->nnew));
   return MA_OK;
 }
 
@@ -535,6 +638,8 @@ static ma_status check_paths(MPI_Comm comm, const dedup_cfg *c)
   opts_paths(&c->common, "-i", &p);
   paths_add_spec(&p, "--priority", c->priority);
   paths_add_out(&p, "--keep-list", c->keep_list, PATHS_FILE);
+  paths_add_out(&p, "--removed-csv", c->removed_csv, PATHS_FILE);
+  opts_paths_inputs(&c->against, "--against", &p);
   return paths_check(comm, &p);
 }
 
@@ -556,8 +661,8 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
     goto done;
   }
   MA_TRY(check_paths(comm, &c));
-  MA_TRY(job_input_open(comm, &c.common, &s.ji));
-  km_resolve_k(&c.km, s.ji.in->n);
+  MA_TRY(job_input_open(comm, &c.all, &s.ji));
+  km_resolve_k(&c.km, s.ji.in->n); /* new and kept rows are clustered together */
   if (c.common.workdir) {
     char *config = NULL;
     st = config_text(&c, &config);
@@ -569,11 +674,12 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   if (c.km.k > s.ji.in->n)
     MA_TRY(ma_fail(MA_ERR_DATA, "%lld rows are fewer than the %lld clusters asked for", (long long)s.ji.in->n,
                    (long long)c.km.k));
-  MA_TRY(job_input_load(comm, &c.common, "dedup", dedup_need, &c, &s.ji));
+  MA_TRY(job_input_load(comm, &c.all, "dedup", dedup_need, &c, &s.ji));
   if (c.km.k > s.ji.n)
     MA_TRY(ma_fail(MA_ERR_DATA, "%lld valid rows are fewer than the %lld clusters asked for", (long long)s.ji.n,
                    (long long)c.km.k));
   int64_t local = s.ji.rows.count, d = s.ji.in->dim, round_rows, lo = s.ji.rows.lo;
+  MA_TRY(split_new_kept(comm, &c, &s));
   MA_TRY(mpi_agree(comm, round_rows_for(&c, &s.ji, &round_rows)));
   MA_TRY(mpi_min_i64(comm, round_rows, &round_rows));
 
@@ -582,13 +688,22 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   s.pos = malloc((size_t)(local + 1) * sizeof *s.pos);
   s.keep = malloc((size_t)(local + 1));
   s.rep = malloc((size_t)(local + 1) * sizeof *s.rep);
-  if (c.priority) s.priority = malloc((size_t)(local + 1) * sizeof *s.priority);
-  if (!s.offsets || !s.pos || !s.keep || !s.rep || (c.priority && !s.priority)) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (c.priority || s.kept_from != INT64_MAX) s.priority = malloc((size_t)(local + 1) * sizeof *s.priority);
+  if (c.removed_csv) {
+    s.rep_pos = malloc((size_t)(local + 1) * sizeof *s.rep_pos);
+    s.rep_sim = malloc((size_t)(local + 1) * sizeof *s.rep_sim);
+  }
+  if (!s.offsets || !s.pos || !s.keep || !s.rep || ((c.priority || s.kept_from != INT64_MAX) && !s.priority) ||
+      (c.removed_csv && (!s.rep_pos || !s.rep_sim)))
+    st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   MA_TRY(mpi_agree(comm, st));
   MA_MPI_TRY(MPI_Allgather(&s.ji.offset, 1, MPI_INT64_T, s.offsets, 1, MPI_INT64_T, comm));
   s.offsets[nranks] = s.ji.n;
   for (int64_t i = 0; i < local; i++) s.pos[i] = s.ji.offset + i;
-  if (c.priority) MA_TRY(h5in_read_values(comm, c.priority, s.ji.in->n, lo, lo + local, "--priority", s.priority));
+  /* --priority has one value per -i row; kept items come first, whatever it says */
+  if (c.priority) MA_TRY(h5in_read_values(comm, c.priority, s.nnew, lo, lo + s.local_new, "--priority", s.priority));
+  else if (s.priority) for (int64_t i = 0; i < s.local_new; i++) s.priority[i] = 0;
+  for (int64_t i = s.local_new; i < local; i++) s.priority[i] = INFINITY;
   MA_TRY(pairset_init(comm, s.ji.rows.ids, local, &s.ps));
 
   MA_TRY(h5out_create(comm, c.common.output, &s.out));
@@ -605,7 +720,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
     MA_TRY(ckpt_has(s.ck, "recall", &saved));
     if (saved) MA_TRY(dckpt_load_recall(s.ck, s.recall, c.reclusterings, &sampled));
     else {
-      MA_TRY(recall_estimate(comm, &rows, s.ji.rows.ids, &s.ps, c.recall_sample, c.common.seed, (float)c.thresholds[0],
+      MA_TRY(recall_estimate(comm, &rows, s.local_new, s.ji.rows.ids, &s.ps, c.recall_sample, c.common.seed, (float)c.thresholds[0],
                              c.reclusterings, s.recall, &sampled));
       if (s.ck) MA_TRY(dckpt_save_recall(s.ck, s.recall, c.reclusterings, sampled));
       MA_TRY(mpi_safe_point(comm, c.common.workdir));
@@ -625,12 +740,14 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   int64_t removed = 0, groups = 0, npairs = 0;
   MA_TRY(decide(comm, &c, &s, &removed, &groups));
   log_phase_begin("write");
-  MA_TRY(h5out_write(s.out, "/ids", H5T_STD_I64LE, H5T_NATIVE_INT64, s.ji.n, 0, s.ji.offset, local, s.ji.rows.ids, 1));
-  MA_TRY(h5out_write(s.out, "/keep", H5T_STD_U8LE, H5T_NATIVE_UINT8, s.ji.n, 0, s.ji.offset, local, s.keep, 1));
-  MA_TRY(h5out_write(s.out, "/representative", H5T_STD_I64LE, H5T_NATIVE_INT64, s.ji.n, 0, s.ji.offset, local, s.rep, 1));
+  int64_t at = new_at(&s), nnew = s.nnew, against = s.ji.n - nnew;
+  MA_TRY(h5out_write(s.out, "/ids", H5T_STD_I64LE, H5T_NATIVE_INT64, nnew, 0, at, s.local_new, s.ji.rows.ids, 1));
+  MA_TRY(h5out_write(s.out, "/keep", H5T_STD_U8LE, H5T_NATIVE_UINT8, nnew, 0, at, s.local_new, s.keep, 1));
+  MA_TRY(h5out_write(s.out, "/representative", H5T_STD_I64LE, H5T_NATIVE_INT64, nnew, 0, at, s.local_new, s.rep, 1));
   MA_TRY(write_pairs(comm, s.out, &s.ps, &npairs));
   if (!(s.cmdline = job_command_line("dedup", argc, argv))) MA_TRY(ma_fail(MA_ERR_RUNTIME, "out of memory"));
-  MA_TRY(h5out_attr_i64(s.out, "/", "n", s.ji.n));
+  MA_TRY(h5out_attr_i64(s.out, "/", "n", nnew));
+  if (s.kept_from != INT64_MAX) MA_TRY(h5out_attr_i64(s.out, "/", "against", against));
   MA_TRY(h5out_attr_i64(s.out, "/", "dim", d));
   MA_TRY(h5out_attr_i64(s.out, "/", "clusters", c.km.k));
   MA_TRY(h5out_attr_i64(s.out, "/", "reclusterings", c.reclusterings));
@@ -643,16 +760,18 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   MA_TRY(h5out_attr_str(s.out, "/", "priority", c.priority ? c.priority : "lowest-id"));
   MA_TRY(h5out_attr_str(s.out, "/", "version", MEMAUDIT_VERSION));
   MA_TRY(h5out_attr_str(s.out, "/", "command_line", s.cmdline));
-  if (c.keep_list) MA_TRY(write_keep_list(comm, c.keep_list, s.ji.rows.ids, s.keep, local));
+  if (c.keep_list) MA_TRY(write_keep_list(comm, c.keep_list, s.ji.rows.ids, s.keep, s.local_new));
+  if (c.removed_csv) MA_TRY(write_removed(comm, &c, &s));
   MA_TRY(h5out_commit(&s.out));
   log_phase_end();
 
   log_info("removed %lld of %lld items (%.2f%%) at threshold %.4f: %lld groups, %lld pairs; wrote %s",
-           (long long)removed, (long long)s.ji.n, 100.0 * (double)removed / (double)s.ji.n, c.thresholds[0],
+           (long long)removed, (long long)nnew, 100.0 * (double)removed / (double)nnew, c.thresholds[0],
            (long long)groups, (long long)npairs, c.common.output);
   s.sum = summary_new("dedup");
   json_object_set_new(s.sum, "removed", json_integer(removed));
-  json_object_set_new(s.sum, "removed_fraction", json_real((double)removed / (double)s.ji.n));
+  json_object_set_new(s.sum, "removed_fraction", json_real((double)removed / (double)nnew));
+  if (s.kept_from != INT64_MAX) json_object_set_new(s.sum, "against", json_integer(against));
   json_object_set_new(s.sum, "pairs", json_integer(npairs));
   json_object_set_new(s.sum, "groups", json_integer(groups));
   json_object_set_new(s.sum, "recall", recall_json(s.recall, s.recall ? c.reclusterings : 0));
@@ -666,11 +785,13 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   json_object_set_new(s.sum, "dropped", json_integer(s.ji.dropped));
   json_object_set_new(s.sum, "clusterings", clusterings);
   clusterings = NULL;
-  MA_TRY(summary_write(comm, s.sum, c.common.summary, s.ji.n, d));
+  MA_TRY(summary_write(comm, s.sum, c.common.summary, nnew, d));
 done:
   json_decref(clusterings);
   dedup_state_free(&s);
   free(c.thresholds);
+  free(c.all.inputs);
+  opts_free(&c.against);
   opts_free(&c.common);
   return st;
 }

@@ -2,6 +2,7 @@
 #include "jobs/dedup_search.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -46,8 +47,8 @@ static ma_status run_tasks(const search_plan *p, const members *m, int rank, int
 }
 
 ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int64_t *pos,
-                       const int32_t *assign, const int64_t *sizes, int64_t k, int64_t round_rows, float threshold,
-                       int r, pairbuf *out, dedup_search_stats *stats)
+                       const int32_t *assign, const int64_t *sizes, int64_t k, int64_t kept_from, int64_t round_rows,
+                       float threshold, int r, pairbuf *out, dedup_search_stats *stats)
 {
   ma_status st = MA_OK;
   search_plan p;
@@ -57,8 +58,18 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
   memset(stats, 0, sizeof *stats);
   MA_MPI(MPI_Comm_rank(comm, &rank));
   MA_MPI(MPI_Comm_size(comm, &nranks));
-  st = sp_blocks(&p, sizes, k, nranks, round_rows);
-  for (int64_t i = 0; st == MA_OK && i < local->rows; i++) p.block_rows[sp_block_of(&p, assign[i], ids[i])]++;
+  int64_t *kept = NULL;
+  if (kept_from != INT64_MAX) {
+    /* the kept items of each cluster, over all ranks */
+    if (!(kept = calloc((size_t)k, sizeof *kept))) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+    for (int64_t i = 0; st == MA_OK && i < local->rows; i++) kept[assign[i]] += pos[i] >= kept_from;
+    MA_TRY(mpi_agree(comm, st));
+    MA_TRY(mpi_sum_i64_array(comm, kept, k));
+  }
+  st = sp_blocks(&p, sizes, kept, k, nranks, round_rows);
+  p.kept_from = kept_from;
+  for (int64_t i = 0; st == MA_OK && i < local->rows; i++)
+    p.block_rows[sp_block_of(&p, assign[i], ids[i], pos[i] >= kept_from)]++;
   MA_TRY(mpi_agree(comm, st));
   MA_TRY(mpi_sum_i64_array(comm, p.block_rows, p.nblocks));
   MA_TRY(mpi_agree(comm, sp_schedule(&p, round_rows)));
@@ -66,11 +77,15 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
   stats->rounds = p.rounds;
   stats->tasks = p.ntasks;
   for (int64_t c = 0; c < k; c++) stats->split_clusters += p.blocks[c] > 1;
+  /* The total first: summing whole-number work is exact, so search_flops does not depend on the rank
+   * count (mean * nranks rounds differently at each count). */
+  double total_work = 0;
   for (int q = 0; q < nranks; q++) {
-    stats->work_mean += p.rank_work[q] / nranks;
+    total_work += p.rank_work[q];
     if (p.rank_work[q] > stats->work_max) stats->work_max = p.rank_work[q];
   }
-  stats->flops = 2.0 * (double)local->ld * stats->work_mean * nranks;
+  stats->work_mean = total_work / nranks;
+  stats->flops = 2.0 * (double)local->ld * total_work;
   log_info("clustering %d: %lld tasks in %d round%s, %lld clusters split into blocks; work per rank max/mean %.2f",
            r, (long long)p.ntasks, p.rounds, p.rounds == 1 ? "" : "s", (long long)stats->split_clusters,
            stats->work_mean > 0 ? stats->work_max / stats->work_mean : 1.0);
@@ -97,6 +112,7 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
   MA_MPI_TRY(MPI_Allreduce(&rate, &stats->gflops, 1, MPI_DOUBLE, MPI_MIN, comm));
   if (isinf(stats->gflops)) stats->gflops = 0;
 done:
+  free(kept);
   ip_workspace_free(&ws);
   members_free(&m);
   sp_free(&p);

@@ -22,10 +22,12 @@ typedef struct dedup_search_stats {
 } dedup_search_stats;
 
 /* Appends to out every pair (a < b) of items in one cluster with similarity >= threshold, tagged with
- * clustering r. assign[i] is local row i's cluster, sizes[c] the global size of cluster c; a round moves
- * at most round_rows rows to a rank. Collective on comm. */
+ * clustering r, but pairs of two kept items: rows at output positions >= kept_from (dedup --against;
+ * INT64_MAX: none), which are never compared with each other. assign[i] is local row i's cluster,
+ * sizes[c] the global size of cluster c; a round moves at most round_rows rows to a rank. Collective on
+ * comm. */
 ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int64_t *pos,
-                       const int32_t *assign, const int64_t *sizes, int64_t k, int64_t round_rows, float threshold,
-                       int r, pairbuf *out, dedup_search_stats *stats);
+                       const int32_t *assign, const int64_t *sizes, int64_t k, int64_t kept_from, int64_t round_rows,
+                       float threshold, int r, pairbuf *out, dedup_search_stats *stats);
 
 #endif

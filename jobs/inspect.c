@@ -59,8 +59,14 @@ static void describe(const h5in *in)
          (long long)in->n, (long long)in->dim, in->type == MA_F16 ? "float16" : "float32");
   for (int i = 0; i < in->nshards; i++) {
     const h5in_shard *s = &in->shards[i];
-    printf("  [%d] %s:%s\n      rows %lld..%lld (%lld), ", i, s->path, s->dataset, (long long)s->row0,
+    char where[2048];
+    printf("  [%d] %s\n      rows %lld..%lld (%lld), ", i, h5in_label(s, where, sizeof where), (long long)s->row0,
            (long long)(s->row0 + s->rows - 1), (long long)s->rows);
+    if (s->npy) {
+      printf(".npy format %d.%d, %s, C order, data at byte %lld, ids = global row numbers\n", s->npy / 10, s->npy % 10,
+             in->type == MA_F16 ? "'<f2'" : "'<f4'", (long long)s->body);
+      continue;
+    }
     if (s->chunk[0]) printf("chunks %lld x %lld, ", (long long)s->chunk[0], (long long)s->chunk[1]);
     else printf("contiguous, ");
     printf("%s%s\n", s->ids_dataset ? "ids from " : "ids = global row numbers",

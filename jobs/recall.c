@@ -95,8 +95,9 @@ typedef struct {
   int64_t a, b, s;
 } truth_msg;
 
-ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const pairset *ps, int64_t sample,
-                          uint64_t seed, float threshold, int R, recall_row *rows, int64_t *sampled)
+ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, int64_t drawable, const int64_t *ids,
+                          const pairset *ps, int64_t sample, uint64_t seed, float threshold, int R, recall_row *rows,
+                          int64_t *sampled)
 {
   ma_status st = MA_OK;
   drawn *smp = NULL;
@@ -107,7 +108,7 @@ ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, const int64_t *id
   ip_range_init(&rc, threshold - topk_exact_band(local->ld), 0);
   int nranks;
   MA_MPI(MPI_Comm_size(comm, &nranks));
-  MA_TRY(draw(comm, ids, local->rows, sample, seed, &smp, &s));
+  MA_TRY(draw(comm, ids, drawable, sample, seed, &smp, &s));
   *sampled = s;
   sorted_ids = malloc((size_t)(s + 1) * sizeof *sorted_ids);
   if (!sorted_ids) st = ma_fail(MA_ERR_RUNTIME, "out of memory");

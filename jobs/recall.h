@@ -18,8 +18,12 @@ typedef struct recall_row {
   int64_t true_pairs;
 } recall_row;
 
-/* rows[r] = the recall after clusterings 0..r, for r < R. *sampled gets the sample's size. Collective. */
-ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const pairset *ps, int64_t sample,
-                          uint64_t seed, float threshold, int R, recall_row *rows, int64_t *sampled);
+/* rows[r] = the recall after clusterings 0..r, for r < R. The sample is drawn from the first `drawable`
+ * local rows (all of them, or with dedup --against the new items, so that the estimate covers the
+ * pairs that involve new items); it is searched against every row. *sampled gets the sample's size.
+ * Collective. */
+ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, int64_t drawable, const int64_t *ids,
+                          const pairset *ps, int64_t sample, uint64_t seed, float threshold, int R, recall_row *rows,
+                          int64_t *sampled);
 
 #endif

@@ -7,23 +7,38 @@
 
 #include "kernels/rng.h"
 
-ma_status sp_blocks(search_plan *p, const int64_t *sizes, int64_t k, int nranks, int64_t round_rows)
+/* Blocks for m items of one kind: one when they fit, however few (none for kept items). */
+static int64_t blocks_for(int64_t m, double cap, int kept)
+{
+  if (kept && m == 0) return 0;
+  return (double)m <= cap ? 1 : (int64_t)ceil((double)m / cap);
+}
+
+ma_status sp_blocks(search_plan *p, const int64_t *sizes, const int64_t *kept, int64_t k, int nranks,
+                    int64_t round_rows)
 {
   ma_status st = MA_OK;
   memset(p, 0, sizeof *p);
   p->k = k;
   p->nranks = nranks;
+  p->kept_from = INT64_MAX;
   double work = 0;
-  for (int64_t c = 0; c < k; c++) work += (double)sizes[c] * (double)(sizes[c] - 1) / 2;
+  for (int64_t c = 0; c < k; c++) {
+    double o = kept ? (double)kept[c] : 0, m = (double)sizes[c] - o;
+    work += m * (m - 1) / 2 + m * o;
+  }
   /* A block against itself costs cap^2/2: keep it to a rank's share, and two blocks within a round. */
   double cap = sqrt(2 * work / nranks);
   if (cap < 1024) cap = 1024;
   if (cap > (double)(round_rows / 2)) cap = (double)(round_rows / 2);
   if (cap < 1) cap = 1;
   MA_ALLOC(p->blocks, k);
+  MA_ALLOC(p->new_blocks, k);
   MA_ALLOC(p->block_start, k + 1);
   for (int64_t c = 0; c < k; c++) {
-    p->blocks[c] = sizes[c] <= cap ? 1 : (int64_t)ceil((double)sizes[c] / cap);
+    int64_t o = kept ? kept[c] : 0;
+    p->new_blocks[c] = blocks_for(sizes[c] - o, cap, 0);
+    p->blocks[c] = p->new_blocks[c] + blocks_for(o, cap, 1);
     p->block_start[c + 1] = p->block_start[c] + p->blocks[c];
   }
   p->nblocks = p->block_start[k];
@@ -32,10 +47,11 @@ done:
   return st;
 }
 
-int64_t sp_block_of(const search_plan *p, int64_t c, int64_t id)
+int64_t sp_block_of(const search_plan *p, int64_t c, int64_t id, int kept)
 {
-  int64_t b = p->blocks[c] == 1 ? 0 : (int64_t)(rng_hash(0x5eed, 0x5b10c, (uint64_t)id) % (uint64_t)p->blocks[c]);
-  return p->block_start[c] + b;
+  int64_t first = kept ? p->new_blocks[c] : 0, count = kept ? p->blocks[c] - p->new_blocks[c] : p->new_blocks[c];
+  int64_t b = count == 1 ? 0 : (int64_t)(rng_hash(0x5eed, 0x5b10c, (uint64_t)id) % (uint64_t)count);
+  return p->block_start[c] + first + b;
 }
 
 static int by_work(const void *pa, const void *pb)
@@ -110,7 +126,7 @@ ma_status sp_schedule(search_plan *p, int64_t round_rows)
   MA_ALLOC(rank_rows, p->nranks);
   MA_ALLOC(rank_round, p->nranks);
   for (int64_t c = 0; c < p->k; c++)
-    for (int64_t bi = 0; bi < p->blocks[c]; bi++)
+    for (int64_t bi = 0; bi < p->new_blocks[c]; bi++) /* bi <= bj: bi is a block of new items */
       for (int64_t bj = bi; bj < p->blocks[c]; bj++) {
         int64_t si = p->block_rows[p->block_start[c] + bi], sj = p->block_rows[p->block_start[c] + bj];
         double work = bi == bj ? (double)si * (double)(si - 1) / 2 : (double)si * (double)sj;
@@ -148,6 +164,7 @@ done:
 void sp_free(search_plan *p)
 {
   free(p->blocks);
+  free(p->new_blocks);
   free(p->block_start);
   free(p->block_rows);
   free(p->tasks);

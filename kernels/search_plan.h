@@ -24,7 +24,10 @@ typedef struct sp_task {
 
 typedef struct search_plan {
   int64_t k;
-  int64_t *blocks;      /* [k] blocks of cluster c */
+  int64_t *blocks;      /* [k] blocks of cluster c: its new items' first, then its kept items' */
+  int64_t *new_blocks;  /* [k] how many of them hold new items; blocks of kept items are never searched
+                           against each other (dedup --against) */
+  int64_t kept_from;    /* output position from which rows are kept items (INT64_MAX: none) */
   int64_t *block_start; /* [k + 1] global index of (c, block 0) */
   int64_t nblocks;
   int64_t *block_rows;  /* [nblocks] items in each block (filled by the caller, summed over ranks) */
@@ -37,14 +40,19 @@ typedef struct search_plan {
   int32_t *need_round, *need_rank;
 } search_plan;
 
-/* Cuts each cluster (sizes[c] items) into blocks of at most block_cap rows, where block_cap keeps a
- * task to about one rank's share of the work and two blocks within round_rows. Not collective. */
-ma_status sp_blocks(search_plan *p, const int64_t *sizes, int64_t k, int nranks, int64_t round_rows);
+/* Cuts each cluster (sizes[c] items, kept[c] of them kept items; kept may be NULL: none) into blocks
+ * of at most block_cap rows, new and kept items apart, where block_cap keeps a task to about one rank's
+ * share of the work and two blocks within round_rows. Sets kept_from to INT64_MAX (the caller sets it
+ * with kept items). Not collective. */
+ma_status sp_blocks(search_plan *p, const int64_t *sizes, const int64_t *kept, int64_t k, int nranks,
+                    int64_t round_rows);
 
-/* The block of item id in cluster c (global block index). Not collective. */
-int64_t sp_block_of(const search_plan *p, int64_t c, int64_t id);
+/* The block of item id in cluster c (global block index); kept: whether it is a kept item. Not
+ * collective. */
+int64_t sp_block_of(const search_plan *p, int64_t c, int64_t id, int kept);
 
-/* Tasks, their ranks and rounds, from p->block_rows. Not collective. */
+/* Tasks, their ranks and rounds, from p->block_rows; no task pairs two blocks of kept items. Not
+ * collective. */
 ma_status sp_schedule(search_plan *p, int64_t round_rows);
 
 void sp_free(search_plan *p);

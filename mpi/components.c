@@ -245,7 +245,7 @@ done:
 }
 
 ma_status comp_scatter(MPI_Comm comm, const comp_graph *g, const comp_result *res, int64_t n, uint8_t *keep,
-                       int64_t *rep)
+                       int64_t *rep, int64_t *rep_pos, float *sim)
 {
   ma_status st = MA_OK;
   outbox o = {0};
@@ -260,6 +260,8 @@ ma_status comp_scatter(MPI_Comm comm, const comp_graph *g, const comp_result *re
   for (int64_t k = 0; k < nrecv; k++) {
     keep[recv[k].pos - g->offset] = (uint8_t)recv[k].keep;
     rep[recv[k].pos - g->offset] = recv[k].rep;
+    if (rep_pos) rep_pos[recv[k].pos - g->offset] = recv[k].rep_pos;
+    if (sim) sim[recv[k].pos - g->offset] = recv[k].sim;
   }
 done:
   outbox_close(&o);

@@ -34,10 +34,13 @@ typedef struct comp_edge {
   float sim;
 } comp_edge;
 
-/* A decision for the row at pos. */
+/* A decision for the row at pos: keep it, or its representative (id and output position) and their
+ * similarity (NaN when they are not joined by an edge). */
 typedef struct comp_result {
   int64_t pos, rep;
   int64_t keep;
+  int64_t rep_pos;
+  float sim;
 } comp_result;
 
 /* The rank whose rows hold output position pos. Not collective. */
@@ -55,9 +58,10 @@ ma_status comp_label(MPI_Comm comm, comp_graph *g, int *steps);
 ma_status comp_gather(MPI_Comm comm, const comp_graph *g, const int64_t *ids, const double *priority,
                       comp_vertex **verts, int64_t *nv, comp_edge **edges, int64_t *ne);
 
-/* Sends decisions to the rows' owners and applies them to keep/rep (indexed by local row). Collective. */
+/* Sends decisions to the rows' owners and applies them to keep/rep (indexed by local row), and to
+ * rep_pos and sim when they are not NULL. Collective. */
 ma_status comp_scatter(MPI_Comm comm, const comp_graph *g, const comp_result *res, int64_t n, uint8_t *keep,
-                       int64_t *rep);
+                       int64_t *rep, int64_t *rep_pos, float *sim);
 
 void comp_free(comp_graph *g);
 

@@ -27,7 +27,7 @@ static ma_status pack(const ma_rows *local, const int64_t *ids, const int64_t *p
   MA_ALLOC(blk, local->rows + 1);
   MA_ALLOC(at, nranks + 1);
   for (int64_t i = 0; i < local->rows; i++) {
-    blk[i] = sp_block_of(p, assign[i], ids[i]);
+    blk[i] = sp_block_of(p, assign[i], ids[i], pos[i] >= p->kept_from);
     for (int64_t q = p->need_start[blk[i]]; q < p->need_start[blk[i] + 1]; q++)
       if (p->need_round[q] == round) counts[p->need_rank[q]]++;
   }

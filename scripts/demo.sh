@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo job on 2 ranks: a synthetic set with planted near-duplicates, written as 2 shards in
-# float16, inspected and validated, de-duplicated (with its recall table), then audited; then a few
+# float16, inspected and validated, de-duplicated (with its recall table), written again as .npy shards
+# and de-duplicated incrementally (the second shard against what the first kept), then audited; then a few
 # thousand generated JPEGs are embedded, de-duplicated and rendered as an HTML report. Run through scripts/setup.sh demo, or after a build.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +28,37 @@ print(f"removed {s['removed']} of {s['n']} items ({100 * s['removed_fraction']:.
 print("recall of the clustered search, estimated against an exact search of 1000 sampled items:")
 for r in s['recall']:
     print(f"  after {r['clusterings']} clustering(s): {r['recall']:.4f}  (95% CI {r['ci_low']:.4f}-{r['ci_high']:.4f})")
+EOF
+echo "== .npy: the same training set as clip-retrieval lays it out (img_emb/img_emb_N.npy, float16)"
+mkdir -p "$out/img_emb"
+/usr/bin/python3 - "$out" <<'EOF'
+import sys, h5py, numpy as np
+out = sys.argv[1]
+for i in range(2):
+    with h5py.File(f"{out}/train-{i:05d}-of-00002.h5", "r") as f:
+        np.save(f"{out}/img_emb/img_emb_{i}.npy", f["embeddings"][...])
+EOF
+$mpiexec 2 "$bin" inspect -i "$out/img_emb/img_emb_0.npy" -i "$out/img_emb/img_emb_1.npy"
+echo "== incremental dedup: the first shard alone, then the second against what the first kept"
+$mpiexec 2 "$bin" dedup -i "$out/img_emb/img_emb_0.npy" --clusters 128 -o "$out/part0.h5" --summary "$out/part0.json" -q
+/usr/bin/python3 - "$out" <<'EOF'
+import sys, h5py, numpy as np
+out = sys.argv[1]
+with h5py.File(f"{out}/part0.h5", "r") as f:
+    keep = f["keep"][...].astype(bool)
+np.save(f"{out}/img_emb/kept_0.npy", np.load(f"{out}/img_emb/img_emb_0.npy")[keep])
+print(f"part 0: kept {keep.sum()} of {keep.size} rows, written as img_emb/kept_0.npy")
+EOF
+$mpiexec 2 "$bin" dedup -i "$out/img_emb/img_emb_1.npy" --against "$out/img_emb/kept_0.npy" --clusters 128 \
+  -o "$out/part1.h5" --summary "$out/part1.json" --removed-csv "$out/part1-removed.csv" -q
+/usr/bin/python3 - "$out" <<'EOF'
+import csv, json, sys
+out = sys.argv[1]
+s = json.load(open(f"{out}/part1.json"))
+rows = list(csv.DictReader(open(f"{out}/part1-removed.csv")))
+against = sum(r["representative_file"].endswith("kept_0.npy") for r in rows)
+print(f"part 1 against the {s['against']} kept rows of part 0: removed {s['removed']} of {s['n']} "
+      f"({against} of them duplicate a kept row of part 0); file and row of each in part1-removed.csv")
 EOF
 echo "== audit: 10,000 generated samples (1% planted copies of training items) and a 5,000-item holdout"
 $mpiexec 2 "$bin" synth --like "$out/train-00000-of-00002.h5" --regurgitate 0.01 --n 10000 --seed 42 \

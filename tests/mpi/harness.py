@@ -177,9 +177,12 @@ def _same_array(what, x, y):
 
 
 # Summary keys that measure the run rather than its result: wall times, rates (gflops, per second), the
-# rank count, and how evenly the search work was spread over the ranks (dedup's work_max_over_mean: 1 at
-# one rank by definition). Everything else in a summary must not depend on the rank count.
-RUN_MEASURES = re.compile(r'^(seconds|phases|ranks|.*_seconds|.*gflops.*|.*per_second.*|work_max_over_mean)$')
+# rank count, how evenly the search work was spread over the ranks (dedup's work_max_over_mean: 1 at
+# one rank by definition), and the bytes the search moved between ranks (a block two tasks need is sent
+# to each of their ranks, once when one rank runs both: with dedup --against, a cluster's new block is
+# needed by its own task and by its task against the kept block). Everything else in a summary must not
+# depend on the rank count.
+RUN_MEASURES = re.compile(r'^(seconds|phases|ranks|.*_seconds|.*gflops.*|.*per_second.*|work_max_over_mean|bytes_moved)$')
 
 
 def _same_json(where, x, y):

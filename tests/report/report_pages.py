@@ -105,7 +105,7 @@ def check_folder(folder):
     """Every page is self-contained and names only files of the folder; returns {name: Page}."""
     pages = {}
     for name in sorted(os.listdir(folder)):
-        assert re.fullmatch(r'(index|(groups|pairs|flagged|closest)-\d+)\.(html|jpg)', name), f'{folder}: stray file {name}'
+        assert re.fullmatch(r'(index|(groups|pairs|against|flagged|closest)-\d+)\.(html|jpg)', name), f'{folder}: stray file {name}'
         if not name.endswith('.html'):
             continue
         p = Page(os.path.join(folder, name))
