@@ -209,6 +209,14 @@ class Cluster(single.Cluster):
             os.makedirs(os.path.join(private, 'tmp'), mode=0o1777, exist_ok=True)
             os.makedirs(os.path.join(private, 'shm'), mode=0o1777, exist_ok=True)
             mounts = 'mount --bind "$2/tmp" /tmp && mount --bind "$2/shm" /dev/shm && '
+            # A clone or build under /tmp (CI's may be) must stay visible on every host: the machine's
+            # /tmp is bound aside first, and those folders are bound back into the host's own /tmp.
+            keep = sorted({os.path.relpath(p, '/tmp').split(os.sep)[0] for p in (os.path.abspath(__file__), os.getcwd())
+                           if p.startswith('/tmp/')})
+            if keep:
+                os.makedirs(os.path.join(private, 'outer'), exist_ok=True)
+                mounts = 'mount --bind /tmp "$2/outer" && ' + mounts + ''.join(
+                    f'mkdir -p "/tmp/{k}" && mount --bind "$2/outer/{k}" "/tmp/{k}" && ' for k in keep)
         # nsenter, not `ip netns exec`, which remounts /sys and so hides the cgroup file systems slurmd
         # needs; unshare adds the UTS namespace and a mount namespace whose mounts stay this host's
         return ['nsenter', f'--net=/run/netns/{ns}', 'unshare', '--uts', '--mount', '--propagation', 'private', '--', 'sh', '-c',
