@@ -28,20 +28,34 @@
  * clustering of tests/mpi/test_two_level.py was 0.9645 against flat k-means' 0.9789; with two, 0.9810. */
 #define KM_TOP_COARSE 2
 
-/* This rank's rows whose first `use` nearest coarse clusters (top[i * p ..]) include j, copied in their
- * order, with their ids and row numbers. */
+/* Some of this rank's rows, copied: their ids and their row numbers here. */
+typedef struct gathered {
+  ma_rows rows; /* owns data */
+  int64_t *ids, *where;
+} gathered;
+
+static void gathered_free(gathered *g)
+{
+  free((void *)g->rows.data);
+  free(g->ids);
+  free(g->where);
+  memset(g, 0, sizeof *g);
+}
+
+/* This rank's rows whose first `use` nearest coarse clusters (top[i * p ..]) include j, in their order. */
 static ma_status gather_rows(const ma_rows *local, const int64_t *ids, const int64_t *top, int p, int use, int64_t j,
-                             int64_t d, ma_rows *sub, int64_t **sub_ids, int64_t **where)
+                             int64_t d, gathered *g)
 {
   size_t esize = local->type == MA_F16 ? 2 : 4;
   int64_t m = 0;
   for (int64_t i = 0; i < local->rows; i++)
     for (int t = 0; t < use; t++) m += top[i * p + t] == j;
   char *data = malloc((size_t)(m * d) * esize + 1);
-  *sub_ids = malloc((size_t)(m + 1) * sizeof **sub_ids);
-  *where = malloc((size_t)(m + 1) * sizeof **where);
-  if (!data || !*sub_ids || !*where) {
-    free(data);
+  g->rows = (ma_rows){data, local->type, m, d};
+  g->ids = malloc((size_t)(m + 1) * sizeof *g->ids);
+  g->where = malloc((size_t)(m + 1) * sizeof *g->where);
+  if (!data || !g->ids || !g->where) {
+    gathered_free(g);
     return ma_fail(MA_ERR_RUNTIME, "out of memory gathering a coarse cluster's %lld rows", (long long)m);
   }
   int64_t q = 0;
@@ -50,10 +64,9 @@ static ma_status gather_rows(const ma_rows *local, const int64_t *ids, const int
     for (int t = 0; t < use; t++) in |= top[i * p + t] == j;
     if (!in) continue;
     memcpy(data + (size_t)(q * d) * esize, (const char *)local->data + (size_t)(i * local->ld) * esize, (size_t)d * esize);
-    (*sub_ids)[q] = ids[i];
-    (*where)[q++] = i;
+    g->ids[q] = ids[i];
+    g->where[q++] = i;
   }
-  *sub = (ma_rows){data, local->type, m, d};
   return MA_OK;
 }
 
@@ -64,9 +77,9 @@ static ma_status reassign(MPI_Comm comm, const ma_rows *local, const int64_t *id
                           int64_t k1, const int64_t *first, int64_t n, int64_t d, km_result *out)
 {
   ma_status st = MA_OK;
-  int64_t k = first[k1], *best = NULL, *sub_ids = NULL, *where = NULL, *got = NULL, sum = 0, all = 0;
+  int64_t k = first[k1], *best = NULL, *got = NULL, sum = 0, all = 0;
   float *best_sim = NULL, *got_sim = NULL;
-  ma_rows sub = {0};
+  gathered sub = {0};
   ip_workspace ws = {0};
   const ip_blocking blk = {.ws = &ws};
   MA_ALLOC(best, local->rows + 1);
@@ -77,28 +90,25 @@ static ma_status reassign(MPI_Comm comm, const ma_rows *local, const int64_t *id
   }
   for (int64_t j = 0; j < k1; j++) {
     if (first[j + 1] == first[j]) continue;
-    MA_TRY(gather_rows(local, ids, top, p, p, j, d, &sub, &sub_ids, &where));
-    MA_ALLOC(got, sub.rows + 1);
-    MA_ALLOC(got_sim, sub.rows + 1);
+    MA_TRY(gather_rows(local, ids, top, p, p, j, d, &sub));
+    MA_ALLOC(got, sub.rows.rows + 1);
+    MA_ALLOC(got_sim, sub.rows.rows + 1);
     ma_rows y = {out->centroids + first[j] * d, MA_F32, first[j + 1] - first[j], d};
     ip_argmax_ctx am;
-    ip_argmax_init(&am, &sub, &y, d, got, got_sim);
+    ip_argmax_init(&am, &sub.rows, &y, d, got, got_sim);
     ip_handler h = ip_argmax_handler(&am);
-    if (sub.rows) MA_TRY(ip_search(&sub, &y, d, &h, &blk));
-    for (int64_t q = 0; q < sub.rows; q++) {
-      int64_t i = where[q], c = first[j] + got[q];
+    if (sub.rows.rows) MA_TRY(ip_search(&sub.rows, &y, d, &h, &blk));
+    for (int64_t q = 0; q < sub.rows.rows; q++) {
+      int64_t i = sub.where[q], c = first[j] + got[q];
       if (got_sim[q] > best_sim[i] || (got_sim[q] == best_sim[i] && c < best[i])) {
         best_sim[i] = got_sim[q];
         best[i] = c;
       }
     }
-    free((void *)sub.data);
-    free(sub_ids);
-    free(where);
+    gathered_free(&sub);
     free(got);
     free(got_sim);
-    sub.data = NULL;
-    sub_ids = where = got = NULL;
+    got = NULL;
     got_sim = NULL;
   }
   memset(out->sizes, 0, (size_t)k * sizeof *out->sizes);
@@ -113,9 +123,7 @@ done:
   if (st == MA_OK) st = mpi_sum_i64(comm, sum, &all);
   if (st == MA_OK) out->objective = (double)all / KM_FIXED_ONE / (double)n;
   ip_workspace_free(&ws);
-  free((void *)sub.data);
-  free(sub_ids);
-  free(where);
+  gathered_free(&sub);
   free(got);
   free(got_sim);
   free(best);
@@ -128,9 +136,9 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
 {
   ma_status st = MA_OK;
   km_result coarse = {0}, fine = {0};
-  int64_t *kj = NULL, *first = NULL, *sub_ids = NULL, *where = NULL, *top = NULL;
+  int64_t *kj = NULL, *first = NULL, *top = NULL;
   float *top_sim = NULL;
-  ma_rows sub = {0};
+  gathered sub = {0};
   int64_t k = cfg->k, k1 = (int64_t)llround(sqrt((double)k));
   memset(out, 0, sizeof *out);
   if (k < 1 || k > n)
@@ -176,9 +184,8 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
     cj.k = kj[j];
     cj.seed = rng_hash(cfg->seed, RNG_KMEANS_LEVEL, (uint64_t)j + 1);
     cj.quiet = 1;
-    st = gather_rows(local, ids, top, p, 1, j, d, &sub, &sub_ids, &where);
-    MA_TRY(mpi_agree(comm, st));
-    MA_TRY(km_cluster_flat(comm, &sub, sub_ids, coarse.sizes[j], d, &cj, &fine));
+    MA_TRY(mpi_agree(comm, gather_rows(local, ids, top, p, 1, j, d, &sub)));
+    MA_TRY(km_cluster_flat(comm, &sub.rows, sub.ids, coarse.sizes[j], d, &cj, &fine));
     memcpy(out->centroids + first[j] * d, fine.centroids, (size_t)(kj[j] * d) * sizeof *out->centroids);
     out->sample += fine.sample;
     train_objective += fine.train_objective * (double)fine.sample; /* in coarse order: the same on every rank */
@@ -190,11 +197,7 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
     lloyd_flops += 2.0 * (double)fine.sample * (double)kj[j] * (double)d * fine.iterations;
     assign_flops += 2.0 * (double)coarse.sizes[j] * (double)kj[j] * (double)d;
     km_result_free(&fine);
-    free((void *)sub.data);
-    free(sub_ids);
-    free(where);
-    sub.data = NULL;
-    sub_ids = where = NULL;
+    gathered_free(&sub);
     log_progress(j + 1, k1);
   }
   /* Then every row to the nearest fine centroid of its p nearest coarse clusters. */
@@ -213,9 +216,7 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
 done:
   km_result_free(&coarse);
   km_result_free(&fine);
-  free((void *)sub.data);
-  free(sub_ids);
-  free(where);
+  gathered_free(&sub);
   free(kj);
   free(first);
   free(top);
