@@ -30,9 +30,13 @@ work, out = f'{d}/work', f'{d}/out.h5'
 args = ['dedup', '-i', train, '-o', out, '--workdir', work, *mn.DEDUP, '-v']
 
 with cluster.start() as c:
-    j = mn.Job(c, ['-N', 3, '-n', 6, '--ntasks-per-node', 2], args, env={'MEMAUDIT_WATCHDOG': str(mn.WATCHDOG)})
-    j.wait_line(r'\] kmeans 1 +begins', timeout=120)
-    time.sleep(0.5)
+    # Held at the start of the second clustering (MEMAUDIT_PAUSE_AT: the ranks sleep there, for 60 s at
+    # most, while the watchdog's heartbeats go on), so that the fault always falls inside it: without the
+    # hold, a fast machine could finish the clustering before the fault and another rank's MPI error could
+    # come before the watchdog's line (seen once in 4 runs).
+    j = mn.Job(c, ['-N', 3, '-n', 6, '--ntasks-per-node', 2], args,
+               env={'MEMAUDIT_WATCHDOG': str(mn.WATCHDOG), 'MEMAUDIT_PAUSE_AT': 'kmeans 1'})
+    j.wait_line(r'paused for a test', timeout=120)
     assert j.p.poll() is None, f'the job ended before the fault:\n{j.text()}'
     t_fault = time.monotonic()
     if fault == 'kill':
