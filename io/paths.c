@@ -84,13 +84,26 @@ static void resolved(const char *path, char *buf, size_t size)
   snprintf(buf, size, "%s/%s", strcmp(real, "/") ? real : "", last);
 }
 
-/* Whether a and b name one file: one inode when both exist, one resolved path otherwise. */
-static int same_file(const char *a, const char *b)
+/* A file's identity: its device and inode when it exists. */
+typedef struct {
+  int exists;
+  dev_t dev;
+  ino_t ino;
+} ident;
+
+static ident ident_of(const char *path)
 {
-  struct stat sa, sb;
-  int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
-  if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-  if (ea != eb) return 0;
+  struct stat st;
+  if (stat(path, &st) != 0) return (ident){0, 0, 0};
+  return (ident){1, st.st_dev, st.st_ino};
+}
+
+/* Whether a and b (identities ia, ib) name one file: one inode when both exist, one resolved path
+ * when neither does. */
+static int same_file(const char *a, ident ia, const char *b, ident ib)
+{
+  if (ia.exists && ib.exists) return ia.dev == ib.dev && ia.ino == ib.ino;
+  if (ia.exists != ib.exists) return 0;
   char ra[PATH_MAX + 1], rb[PATH_MAX + 1];
   resolved(a, ra, sizeof ra);
   resolved(b, rb, sizeof rb);
@@ -125,26 +138,36 @@ static ma_status check_folder(const paths_out *o)
   return MA_OK;
 }
 
+/* Each path is stat'ed once: embed's inputs can be millions of images. */
 static ma_status check_all(const paths *p)
 {
+  ma_status st = MA_OK;
+  ident *in_id = NULL, *out_id = NULL;
+  MA_ALLOC(in_id, p->nin);
+  MA_ALLOC(out_id, p->nout);
+  for (int j = 0; j < p->nin; j++) in_id[j] = ident_of(p->in[j].path);
+  for (int i = 0; i < p->nout; i++) out_id[i] = ident_of(p->out[i].path);
   for (int i = 0; i < p->nout; i++) {
     const paths_out *o = &p->out[i];
     for (int j = 0; j < p->nin; j++) {
       const paths_in *in = &p->in[j];
-      if (same_file(o->path, in->path))
-        return ma_fail(MA_ERR_USAGE, "%s %s is the input %s %s: an output may not overwrite an input", o->option,
-                       o->path, in->option, in->path);
+      if (same_file(o->path, out_id[i], in->path, in_id[j]))
+        MA_TRY(ma_fail(MA_ERR_USAGE, "%s %s is the input %s %s: an output may not overwrite an input", o->option,
+                       o->path, in->option, in->path));
       if (o->kind == PATHS_FOLDER && inside(in->path, o->path))
-        return ma_fail(MA_ERR_USAGE, "%s %s holds the input %s %s, and is replaced whole: write it elsewhere",
-                       o->option, o->path, in->option, in->path);
+        MA_TRY(ma_fail(MA_ERR_USAGE, "%s %s holds the input %s %s, and is replaced whole: write it elsewhere",
+                       o->option, o->path, in->option, in->path));
     }
     for (int j = 0; j < i; j++)
-      if (same_file(o->path, p->out[j].path))
-        return ma_fail(MA_ERR_USAGE, "%s %s and %s %s are one file: give each output its own", p->out[j].option,
-                       p->out[j].path, o->option, o->path);
-    MA_CALL(check_folder(o));
+      if (same_file(o->path, out_id[i], p->out[j].path, out_id[j]))
+        MA_TRY(ma_fail(MA_ERR_USAGE, "%s %s and %s %s are one file: give each output its own", p->out[j].option,
+                       p->out[j].path, o->option, o->path));
+    MA_TRY(check_folder(o));
   }
-  return MA_OK;
+done:
+  free(in_id);
+  free(out_id);
+  return st;
 }
 
 ma_status paths_check(MPI_Comm comm, paths *p)
