@@ -158,4 +158,3 @@ done:
   return st;
 }
 
-float ip_ref_band(int64_t d) { return (float)((double)(d + 2) * 0x1p-23); }

@@ -15,12 +15,6 @@
  * the fast version of this, with the same bits. Not collective. */
 float ip_ref_dot(const ma_rows *x, int64_t i, const ma_rows *y, int64_t j, int64_t d);
 
-/* How far a float32 GEMM inner product of unit vectors can stray from ip_ref_dot: (d + 2) * 2^-23.
- * A search that must decide "similarity >= t" the same way on every rank count (OpenBLAS rounds a
- * product differently in different tile shapes) takes the GEMM's candidates at t - ip_ref_band(d) and
- * decides on ip_ref_dot, which is exact to one rounding and the same bits everywhere. Not collective. */
-float ip_ref_band(int64_t d);
-
 /* best[i], best_sim[i]: the y row most similar to x row i and its similarity (-1, -INFINITY when y
  * has no rows). Not collective. */
 ma_status ip_ref_argmax(const ma_rows *x, const ma_rows *y, int64_t d, int64_t *best,
