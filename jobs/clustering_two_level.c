@@ -42,27 +42,23 @@ static void gathered_free(gathered *g)
   memset(g, 0, sizeof *g);
 }
 
-/* This rank's rows whose first `use` nearest coarse clusters (top[i * p ..]) include j, in their order. */
-static ma_status gather_rows(const ma_rows *local, const int64_t *ids, const int64_t *top, int p, int use, int64_t j,
-                             int64_t d, gathered *g)
+/* This rank's rows i with in[i], in their order. */
+static ma_status gather_rows(const ma_rows *local, const int64_t *ids, const unsigned char *in, int64_t d, gathered *g)
 {
   size_t esize = local->type == MA_F16 ? 2 : 4;
   int64_t m = 0;
-  for (int64_t i = 0; i < local->rows; i++)
-    for (int t = 0; t < use; t++) m += top[i * p + t] == j;
+  for (int64_t i = 0; i < local->rows; i++) m += in[i];
   char *data = malloc((size_t)(m * d) * esize + 1);
   g->rows = (ma_rows){data, local->type, m, d};
   g->ids = malloc((size_t)(m + 1) * sizeof *g->ids);
   g->where = malloc((size_t)(m + 1) * sizeof *g->where);
   if (!data || !g->ids || !g->where) {
     gathered_free(g);
-    return ma_fail(MA_ERR_RUNTIME, "out of memory gathering a coarse cluster's %lld rows", (long long)m);
+    return ma_fail(MA_ERR_RUNTIME, "out of memory gathering %lld rows of a cluster", (long long)m);
   }
   int64_t q = 0;
   for (int64_t i = 0; i < local->rows; i++) {
-    int in = 0;
-    for (int t = 0; t < use; t++) in |= top[i * p + t] == j;
-    if (!in) continue;
+    if (!in[i]) continue;
     memcpy(data + (size_t)(q * d) * esize, (const char *)local->data + (size_t)(i * local->ld) * esize, (size_t)d * esize);
     g->ids[q] = ids[i];
     g->where[q++] = i;
@@ -70,27 +66,44 @@ static ma_status gather_rows(const ma_rows *local, const int64_t *ids, const int
   return MA_OK;
 }
 
-/* Every local row to the nearest fine centroid of its p nearest coarse clusters (exact similarities,
- * ties to the lower fine id: the same at any rank count); then the sizes and the objective over all
- * ranks. first[j]: coarse cluster j's first fine centroid. Collective on comm. */
+/* in[i] = whether coarse cluster j is among row i's first `use` nearest (top[i * p ..]), and, when redo
+ * is not NULL, redo[i]. */
+static void rows_of_coarse(const int64_t *top, int p, int use, int64_t j, const unsigned char *redo, int64_t rows,
+                           unsigned char *in)
+{
+  for (int64_t i = 0; i < rows; i++) {
+    in[i] = 0;
+    for (int t = 0; t < use; t++) in[i] |= top[i * p + t] == j;
+    if (redo) in[i] &= redo[i];
+  }
+}
+
+/* Every local row with redo[i] (every row when redo is NULL) to the nearest fine centroid of its p
+ * nearest coarse clusters (exact similarities, ties to the lower fine id: the same at any rank count),
+ * into best[i], best_sim[i]; the other rows keep theirs, which is exact when none of the centroids of
+ * their p coarse clusters moved. Then the assignment, the sizes and the objective over all ranks.
+ * first[j]: coarse cluster j's first fine centroid. Collective on comm. */
 static ma_status reassign(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int64_t *top, int p,
-                          int64_t k1, const int64_t *first, int64_t n, int64_t d, km_result *out)
+                          int64_t k1, const int64_t *first, int64_t n, int64_t d, const unsigned char *redo,
+                          int64_t *best, float *best_sim, km_result *out)
 {
   ma_status st = MA_OK;
-  int64_t k = first[k1], *best = NULL, *got = NULL, sum = 0, all = 0;
-  float *best_sim = NULL, *got_sim = NULL;
+  int64_t k = first[k1], *got = NULL, sum = 0, all = 0;
+  float *got_sim = NULL;
+  unsigned char *in = NULL;
   gathered sub = {0};
   ip_workspace ws = {0};
   const ip_blocking blk = {.ws = &ws};
-  MA_ALLOC(best, local->rows + 1);
-  MA_ALLOC(best_sim, local->rows + 1);
+  MA_ALLOC(in, local->rows + 1);
   for (int64_t i = 0; i < local->rows; i++) {
+    if (redo && !redo[i]) continue;
     best[i] = -1;
     best_sim[i] = -INFINITY;
   }
   for (int64_t j = 0; j < k1; j++) {
     if (first[j + 1] == first[j]) continue;
-    MA_TRY(gather_rows(local, ids, top, p, p, j, d, &sub));
+    rows_of_coarse(top, p, p, j, redo, local->rows, in);
+    MA_TRY(gather_rows(local, ids, in, d, &sub));
     MA_ALLOC(got, sub.rows.rows + 1);
     MA_ALLOC(got_sim, sub.rows.rows + 1);
     ma_rows y = {out->centroids + first[j] * d, MA_F32, first[j + 1] - first[j], d};
@@ -126,8 +139,127 @@ done:
   gathered_free(&sub);
   free(got);
   free(got_sim);
-  free(best);
-  free(best_sim);
+  free(in);
+  return st;
+}
+
+/* The size cap. The intra-cluster search pays m^2 for a cluster of m items; a fine cluster of more than
+ * KM_CAP_FACTOR times the mean is split in two by a 2-means over its items (KM_CAP_ITERS Lloyd steps
+ * from its centroid moved both ways along a random direction), the second half taking the centroid of
+ * the smallest cluster of its coarse cluster that holds at most the mean (km_cap_pairs): k stays k.
+ * Then the rows whose nearest coarse clusters include a changed one are reassigned, exactly, and the
+ * whole repeats, at most KM_CAP_ROUNDS times (a cluster of 16 means needs two halvings). */
+enum { KM_CAP_FACTOR = 4, KM_CAP_ROUNDS = 4, KM_CAP_ITERS = 6 };
+
+/* One 2-means per pair (big[q], donor[q]) over the rows assigned to big[q], which take the nearer of the
+ * two centroids (exact similarity; ties to the lower id); the centroids are updated from fixed-point
+ * sums over all ranks. Collective on comm. */
+static ma_status split_pairs(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int32_t *assignment,
+                             int64_t d, const int64_t *big, const int64_t *donor, int64_t npair, int64_t k,
+                             float *centroids)
+{
+  ma_status st = MA_OK;
+  int64_t *pair_of = NULL, *slot = NULL, *buf = NULL, m = 2 * npair, nbuf = m * d + m + 1;
+  unsigned char *in = NULL, *empty = NULL;
+  float *halves = NULL;
+  gathered sub = {0};
+  MA_ALLOC(pair_of, k);
+  MA_ALLOC(in, local->rows + 1);
+  MA_ALLOC(buf, nbuf);
+  MA_ALLOC(empty, m);
+  MA_ALLOC(halves, m * d);
+  for (int64_t c = 0; c < k; c++) pair_of[c] = -1;
+  for (int64_t q = 0; q < npair; q++) pair_of[big[q]] = q;
+  for (int64_t i = 0; i < local->rows; i++) in[i] = pair_of[assignment[i]] >= 0;
+  MA_TRY(gather_rows(local, ids, in, d, &sub));
+  MA_ALLOC(slot, sub.rows.rows + 1);
+  for (int64_t q = 0; q < sub.rows.rows; q++) slot[q] = -1;
+  ma_rows y = {centroids, MA_F32, k, d};
+  for (int it = 0; it < KM_CAP_ITERS; it++) {
+    memset(buf, 0, (size_t)nbuf * sizeof *buf);
+    for (int64_t r = 0; r < sub.rows.rows; r++) {
+      int64_t q = pair_of[assignment[sub.where[r]]];
+      float sb = topk_exact_dot(&sub.rows, r, &y, big[q], d), sd = topk_exact_dot(&sub.rows, r, &y, donor[q], d);
+      int64_t to = 2 * q + (sd > sb || (sd == sb && donor[q] < big[q]));
+      buf[m * d + m] += to != slot[r];
+      slot[r] = to;
+    }
+    st = km_accumulate(&sub.rows, d, slot, m, buf, buf + m * d);
+    MA_TRY(mpi_agree(comm, st));
+    MA_TRY(mpi_sum_i64_array(comm, buf, nbuf));
+    for (int64_t q = 0; q < npair; q++) {
+      memcpy(halves + 2 * q * d, centroids + big[q] * d, (size_t)d * sizeof *halves);
+      memcpy(halves + (2 * q + 1) * d, centroids + donor[q] * d, (size_t)d * sizeof *halves);
+    }
+    km_centroids(buf, buf + m * d, m, d, halves, empty); /* an empty half keeps its centroid */
+    for (int64_t q = 0; q < npair; q++) {
+      memcpy(centroids + big[q] * d, halves + 2 * q * d, (size_t)d * sizeof *halves);
+      memcpy(centroids + donor[q] * d, halves + (2 * q + 1) * d, (size_t)d * sizeof *halves);
+    }
+    if (buf[m * d + m] == 0) break;
+  }
+done:
+  st = mpi_agree(comm, st);
+  gathered_free(&sub);
+  free(pair_of);
+  free(slot);
+  free(buf);
+  free(in);
+  free(empty);
+  free(halves);
+  return st;
+}
+
+/* Applies the size cap to a two-level result (see KM_CAP_FACTOR): best, best_sim hold every local
+ * row's fine cluster and similarity, and are kept up to date. Collective on comm. */
+static ma_status cap_sizes(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int64_t *top, int p,
+                           int64_t k1, const int64_t *first, int64_t n, int64_t d, const km_config *cfg, int64_t *best,
+                           float *best_sim, km_result *out)
+{
+  ma_status st = MA_OK;
+  int64_t k = first[k1], *big = NULL, *donor = NULL, *coarse_of = NULL, splits = 0, before = 0, after = 0;
+  unsigned char *touched = NULL, *redo = NULL;
+  const int64_t mean = n / k, big_above = KM_CAP_FACTOR * n / k;
+  MA_ALLOC(big, k);
+  MA_ALLOC(donor, k);
+  MA_ALLOC(coarse_of, k);
+  MA_ALLOC(touched, k1);
+  MA_ALLOC(redo, local->rows + 1);
+  for (int64_t j = 0; j < k1; j++)
+    for (int64_t c = first[j]; c < first[j + 1]; c++) coarse_of[c] = j;
+  for (int64_t c = 0; c < k; c++)
+    if (out->sizes[c] > before) before = out->sizes[c];
+  after = before;
+  for (int round = 0; round < KM_CAP_ROUNDS; round++) {
+    int64_t npair = km_cap_pairs(out->sizes, k1, first, big_above, mean, big, donor);
+    if (npair == 0) break;
+    uint64_t stream = (uint64_t)RNG_KMEANS_CAP | ((uint64_t)cfg->clustering << 32) | ((uint64_t)round << 48);
+    memset(touched, 0, (size_t)k1);
+    for (int64_t q = 0; q < npair; q++) {
+      km_split_into(out->centroids, big[q], donor[q], d, cfg->seed, stream);
+      touched[coarse_of[big[q]]] = 1;
+    }
+    MA_TRY(split_pairs(comm, local, ids, out->assignment, d, big, donor, npair, k, out->centroids));
+    for (int64_t i = 0; i < local->rows; i++) {
+      redo[i] = 0;
+      for (int t = 0; t < p; t++) redo[i] |= touched[top[i * p + t]];
+    }
+    MA_TRY(reassign(comm, local, ids, top, p, k1, first, n, d, redo, best, best_sim, out));
+    splits += npair;
+    after = 0;
+    for (int64_t c = 0; c < k; c++)
+      if (out->sizes[c] > after) after = out->sizes[c];
+  }
+  if (splits)
+    log_info("clustering %d: size cap: %lld clusters above %d x the mean (%lld items) split; the largest held %lld "
+             "items, now %lld", cfg->clustering, (long long)splits, KM_CAP_FACTOR, (long long)mean, (long long)before,
+             (long long)after);
+done:
+  free(big);
+  free(donor);
+  free(coarse_of);
+  free(touched);
+  free(redo);
   return st;
 }
 
@@ -136,8 +268,9 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
 {
   ma_status st = MA_OK;
   km_result coarse = {0}, fine = {0};
-  int64_t *kj = NULL, *first = NULL, *top = NULL;
-  float *top_sim = NULL;
+  int64_t *kj = NULL, *first = NULL, *top = NULL, *best = NULL;
+  float *top_sim = NULL, *best_sim = NULL;
+  unsigned char *in = NULL;
   gathered sub = {0};
   int64_t k = cfg->k, k1 = (int64_t)llround(sqrt((double)k));
   memset(out, 0, sizeof *out);
@@ -161,7 +294,11 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
   out->sizes = calloc((size_t)k, sizeof *out->sizes);
   kj = calloc((size_t)k1, sizeof *kj);
   first = calloc((size_t)k1 + 1, sizeof *first);
-  if (!top || !top_sim || !out->centroids || !out->assignment || !out->sizes || !kj || !first)
+  best = malloc((size_t)(local->rows + 1) * sizeof *best);
+  best_sim = malloc((size_t)(local->rows + 1) * sizeof *best_sim);
+  in = malloc((size_t)local->rows + 1);
+  if (!top || !top_sim || !out->centroids || !out->assignment || !out->sizes || !kj || !first || !best || !best_sim ||
+      !in)
     st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   if (st == MA_OK) {
     ma_rows cc = {coarse.centroids, MA_F32, k1, d};
@@ -184,7 +321,8 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
     cj.k = kj[j];
     cj.seed = rng_hash(cfg->seed, RNG_KMEANS_LEVEL, (uint64_t)j + 1);
     cj.quiet = 1;
-    MA_TRY(mpi_agree(comm, gather_rows(local, ids, top, p, 1, j, d, &sub)));
+    rows_of_coarse(top, p, 1, j, NULL, local->rows, in);
+    MA_TRY(mpi_agree(comm, gather_rows(local, ids, in, d, &sub)));
     MA_TRY(km_cluster_flat(comm, &sub.rows, sub.ids, coarse.sizes[j], d, &cj, &fine));
     memcpy(out->centroids + first[j] * d, fine.centroids, (size_t)(kj[j] * d) * sizeof *out->centroids);
     out->sample += fine.sample;
@@ -202,7 +340,8 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
   }
   /* Then every row to the nearest fine centroid of its p nearest coarse clusters. */
   double t1 = log_now();
-  MA_TRY(reassign(comm, local, ids, top, p, k1, first, n, d, out));
+  MA_TRY(reassign(comm, local, ids, top, p, k1, first, n, d, NULL, best, best_sim, out));
+  MA_TRY(cap_sizes(comm, local, ids, top, p, k1, first, n, d, cfg, best, best_sim, out));
   out->seconds_assign += log_now() - t1;
   assign_flops += 2.0 * (double)n * (double)(k1 + (double)p * (double)k / (double)k1) * (double)d;
   out->train_objective = out->sample ? train_objective / (double)out->sample : 0;
@@ -221,6 +360,9 @@ done:
   free(first);
   free(top);
   free(top_sim);
+  free(best);
+  free(best_sim);
+  free(in);
   if (st != MA_OK) km_result_free(out);
   return st;
 }

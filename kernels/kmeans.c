@@ -152,10 +152,22 @@ static void normalize_row(float *v, int64_t d)
   for (int64_t j = 0; j < d; j++) v[j] = (float)(v[j] * inv);
 }
 
+void km_split_into(float *centroids, int64_t big, int64_t e, int64_t d, uint64_t seed, uint64_t stream)
+{
+  const double eps = 1.0 / 1024;
+  float *ce = centroids + e * d, *cb = centroids + big * d;
+  for (int64_t j = 0; j < d; j++) {
+    double r = eps * (2 * rng_uniform(seed, stream, (uint64_t)(e * d + j)) - 1);
+    ce[j] = (float)(cb[j] + r);
+    cb[j] = (float)(cb[j] - r);
+  }
+  normalize_row(ce, d);
+  normalize_row(cb, d);
+}
+
 int64_t km_split_empty(float *centroids, int64_t *counts, const unsigned char *empty, int64_t k, int64_t d,
                        uint64_t seed, uint64_t stream)
 {
-  const double eps = 1.0 / 1024;
   int64_t repaired = 0;
   for (int64_t e = 0; e < k; e++) {
     if (!empty[e]) continue;
@@ -163,14 +175,7 @@ int64_t km_split_empty(float *centroids, int64_t *counts, const unsigned char *e
     for (int64_t c = 1; c < k; c++)
       if (counts[c] > counts[big]) big = c;
     if (counts[big] < 2) break; /* nothing left to split */
-    float *ce = centroids + e * d, *cb = centroids + big * d;
-    for (int64_t j = 0; j < d; j++) {
-      double r = eps * (2 * rng_uniform(seed, stream, (uint64_t)(e * d + j)) - 1);
-      ce[j] = (float)(cb[j] + r);
-      cb[j] = (float)(cb[j] - r);
-    }
-    normalize_row(ce, d);
-    normalize_row(cb, d);
+    km_split_into(centroids, big, e, d, seed, stream);
     counts[e] = counts[big] / 2;
     counts[big] -= counts[e];
     repaired++;
@@ -386,4 +391,37 @@ ma_status km_fine_counts(const int64_t *sizes, int64_t k1, int64_t k, int64_t *k
 done:
   free(rem);
   return st;
+}
+
+/* Sorts ids[0..m) by size, descending when desc (ties: the lower id first). */
+static void sort_by_size(int64_t *ids, int64_t m, const int64_t *sizes, int desc)
+{
+  for (int64_t a = 1; a < m; a++) { /* insertion: a coarse cluster holds about sqrt(k) fine ones */
+    int64_t v = ids[a], b = a;
+    for (; b > 0; b--) {
+      int64_t u = ids[b - 1];
+      int before = desc ? sizes[v] > sizes[u] : sizes[v] < sizes[u];
+      if (!(before || (sizes[v] == sizes[u] && v < u))) break;
+      ids[b] = u;
+    }
+    ids[b] = v;
+  }
+}
+
+int64_t km_cap_pairs(const int64_t *sizes, int64_t k1, const int64_t *first, int64_t big_above, int64_t donor_at_most,
+                     int64_t *big, int64_t *donor)
+{
+  int64_t npair = 0;
+  for (int64_t j = 0; j < k1; j++) {
+    int64_t lo = first[j], hi = first[j + 1], nb = 0, nd = 0;
+    /* bigs fill big[npair ..] and donors donor[npair ..]: both fit, as they are disjoint clusters of j */
+    for (int64_t c = lo; c < hi; c++) {
+      if (sizes[c] > big_above) big[npair + nb++] = c;
+      else if (sizes[c] <= donor_at_most) donor[npair + nd++] = c;
+    }
+    sort_by_size(big + npair, nb, sizes, 1);
+    sort_by_size(donor + npair, nd, sizes, 0);
+    npair += nb < nd ? nb : nd;
+  }
+  return npair;
 }

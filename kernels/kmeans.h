@@ -31,6 +31,11 @@ int64_t km_fixed_sum(const float *v, int64_t n);
 int64_t km_centroids(const int64_t *sums, const int64_t *counts, int64_t k, int64_t d, float *centroids,
                      unsigned char *empty);
 
+/* Splits centroid big in two: centroids big and e become big's moved by -eps and +eps (eps = 2^-10 per
+ * element) along a random direction drawn from (seed, stream, counter = e * d + element), then
+ * renormalised. Not collective. */
+void km_split_into(float *centroids, int64_t big, int64_t e, int64_t d, uint64_t seed, uint64_t stream);
+
 /* Gives each empty cluster (in index order) half of the currently largest one (ties: lower index), as
  * FAISS does: both centroids become the large one's moved by ±eps along a random direction drawn from
  * (seed, stream, counter = cluster), then renormalised; counts are split in two. Returns the number of
@@ -66,5 +71,16 @@ double km_search_flops(const int64_t *counts, int64_t k, int64_t sample, int64_t
  * more than n_j, at least 1 for a non-empty cluster. MA_ERR_DATA when the n = sum n_j items cannot
  * hold k clusters. The same on every rank (it reads only the global sizes). Not collective. */
 ma_status km_fine_counts(const int64_t *sizes, int64_t k1, int64_t k, int64_t *kj);
+
+/* The size cap of two-level k-means: which fine clusters to split, and whose centroid each split
+ * takes. In every coarse cluster j (its fine clusters are first[j] .. first[j+1]-1), the clusters of
+ * more than big_above items, largest first (ties: the lower id), are paired with the smallest of the
+ * others that hold at most donor_at_most items, smallest first (ties: the lower id), one donor each,
+ * while there are donors. big[q], donor[q]: the q-th pair, in coarse order; returns how many. The
+ * donor's items go to their next nearest clusters; the search pays m^2 for a cluster of m items, so
+ * splitting m > 4 mean into halves saves more than scattering a donor of at most the mean costs. Not
+ * collective (it reads only the global sizes). */
+int64_t km_cap_pairs(const int64_t *sizes, int64_t k1, const int64_t *first, int64_t big_above, int64_t donor_at_most,
+                     int64_t *big, int64_t *donor);
 
 #endif

@@ -30,6 +30,7 @@ enum rng_stream {
   RNG_KMEANS_SPLIT = 23,     /* direction that splits a large cluster for an empty one */
   RNG_RECALL_SAMPLE = 24,    /* the recall sample: the S items with the smallest hash of their id */
   RNG_KMEANS_LEVEL = 25,     /* two-level k-means: the seed of the coarse level (0) and of fine level j (j + 1) */
+  RNG_KMEANS_CAP = 26,       /* two-level size cap: the direction that splits an oversized cluster */
   RNG_AUDIT_BASELINE = 30    /* audit's train-to-train sample: permutation of input positions */
 };
 

@@ -6,7 +6,10 @@
   pair recall of flat k-means at the same K (true recall: against dedup --exact);
 - a dedup with two-level clusterings interrupted (SIGUSR1) in its second clustering resumes at another
   rank count to a result identical to an uninterrupted one;
-- --clusters auto takes K = rows / 1000 and says so; auto picks flat k-means below 4096 clusters.
+- --clusters auto takes K = rows / 1000 and says so; auto picks flat k-means below 4096 clusters;
+- the size cap: on numpy-made data with one tight blob of 15 times the mean cluster size, the clusters
+  above 4 times the mean are split (the log says so), none is left above it, and the result is the same
+  bytes at 1, 2, 3 and 4 ranks.
 """
 import os
 import signal
@@ -86,4 +89,28 @@ _, err = run(2, 'kmeans', '-i', data, '--clusters', 'auto', '-o', os.path.join(d
 assert '--clusters auto: 24 clusters for 24000 rows' in err and 'flat k-means' in err, err
 with h5py.File(os.path.join(d, 'auto.h5'), 'r') as f:
     assert f.attrs['clusters'] == 24 and f['clusterings/0/centroids'].shape == (24, 48)
+
+# 5. the size cap, on data synth did not make: 60 broad clusters and one blob of 3,000 near-copies
+rng = np.random.default_rng(5)
+x = rng.standard_normal((60, 32))[rng.integers(0, 60, 20000)] + 0.6 * rng.standard_normal((20000, 32))
+x[:3000] = rng.standard_normal(32) + 0.02 * rng.standard_normal((3000, 32))
+rng.shuffle(x)
+blob = os.path.join(d, 'blob.h5')
+with h5py.File(blob, 'w') as f:
+    f['embeddings'] = x.astype(np.float16)
+results = []
+for ranks in (1, 2, 3, 4):
+    out = os.path.join(d, f'cap{ranks}.h5')
+    _, err = run(ranks, 'kmeans', '-i', blob, '--clusters', 100, '--kmeans', 'two-level', '--reclusterings', 2,
+                 '-o', out)
+    assert 'size cap:' in err and 'the largest held 3000 items' in err, err
+    results.append(out)
+for out in results[1:]:
+    same_result(results[0], out)
+with h5py.File(results[0], 'r') as f:
+    for r in range(2):
+        sizes = f[f'clusterings/{r}/sizes'][...]
+        assert np.array_equal(np.bincount(f[f'clusterings/{r}/assignment'][...], minlength=100), sizes)
+        assert sizes.max() <= 4 * 200 and sizes.min() >= 1, sizes.max()
+print('size cap: the 3,000-item blob split below 4 x the mean, identical at 1-4 ranks')
 ok('two-level')

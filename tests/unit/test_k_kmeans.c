@@ -1,5 +1,5 @@
 /* k-means kernels: fixed-point accumulation against its reference (float32 and float16), centroids
- * from sums, empty-cluster repair, seeding from candidates. */
+ * from sums, empty-cluster repair, seeding from candidates, two-level fine counts and size-cap pairs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,6 +226,58 @@ static void test_fine_counts(void **state)
   }
 }
 
+static void test_cap_pairs(void **state)
+{
+  (void)state;
+  int64_t big[16], donor[16];
+  /* two coarse clusters: fine 0..4 and 5..8; big above 40, donors at most 10 */
+  const int64_t sizes[] = {50, 9, 90, 3, 10, 45, 20, 11, 41};
+  const int64_t first[] = {0, 5, 9};
+  int64_t n = km_cap_pairs(sizes, 2, first, 40, 10, big, donor);
+  /* coarse 0: bigs 90 (2) then 50 (0); donors 3 (3), 9 (1), 10 (4): two pairs. coarse 1: bigs 45, 41;
+   * no cluster of at most 10: no pair */
+  assert_int_equal(n, 2);
+  assert_true(big[0] == 2 && donor[0] == 3 && big[1] == 0 && donor[1] == 1);
+  /* ties go to the lower id, on both sides; more bigs than donors: the largest are split */
+  const int64_t t[] = {7, 60, 60, 7, 70, 8};
+  const int64_t f1[] = {0, 6};
+  n = km_cap_pairs(t, 1, f1, 40, 7, big, donor);
+  assert_int_equal(n, 2);
+  assert_true(big[0] == 4 && donor[0] == 0 && big[1] == 1 && donor[1] == 3);
+  /* nothing above the cap: nothing to do */
+  const int64_t u[] = {5, 6, 7};
+  const int64_t f2[] = {0, 3};
+  assert_int_equal(km_cap_pairs(u, 1, f2, 40, 7, big, donor), 0);
+}
+
+static void test_split_into(void **state)
+{
+  (void)state;
+  enum { D = 24 };
+  float c[3 * D], a[3 * D];
+  unit_rows(c, 3, D, 5);
+  memcpy(a, c, sizeof c);
+  km_split_into(c, 1, 2, D, 7, 3);
+  /* row 0 untouched; rows 1 and 2 unit norm, close to the old row 1, on either side of it */
+  assert_memory_equal(c, a, D * sizeof(float));
+  double n1 = 0, n2 = 0, d1 = 0, d2 = 0, dot = 0;
+  for (int j = 0; j < D; j++) {
+    n1 += (double)c[D + j] * c[D + j];
+    n2 += (double)c[2 * D + j] * c[2 * D + j];
+    d1 += (double)c[D + j] * a[D + j];
+    d2 += (double)c[2 * D + j] * a[D + j];
+    dot += ((double)c[D + j] - a[D + j]) * ((double)c[2 * D + j] - a[D + j]);
+  }
+  assert_true(fabs(n1 - 1) < 1e-6 && fabs(n2 - 1) < 1e-6);
+  assert_true(d1 > 0.999 && d2 > 0.999 && d1 < 1 && d2 < 1);
+  assert_true(dot < 0); /* moved in opposite directions */
+  /* the same bits again from the same (seed, stream) */
+  float b[3 * D];
+  memcpy(b, a, sizeof a);
+  km_split_into(b, 1, 2, D, 7, 3);
+  assert_memory_equal(b, c, sizeof c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -235,6 +287,8 @@ int main(void)
       cmocka_unit_test(test_seed_separated),
       cmocka_unit_test(test_search_flops),
       cmocka_unit_test(test_fine_counts),
+      cmocka_unit_test(test_cap_pairs),
+      cmocka_unit_test(test_split_into),
   };
   /* every test on every path this CPU can force, the hardware's last */
   int failed = 0;
