@@ -3,6 +3,7 @@
 #include "io/summary.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 
 #include "core/cpu.h"
@@ -29,6 +30,10 @@ ma_status summary_write(MPI_Comm comm, json_t *s, const char *path, int64_t n, i
   MA_MPI(MPI_Comm_rank(comm, &rank));
   MA_MPI(MPI_Comm_size(comm, &size));
   if (!path) return MA_OK;
+  /* the largest resident set of any rank so far: what --mem-per-rank must cover (rows included) */
+  struct rusage ru;
+  long rss_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0, max_kib = 0;
+  MA_MPI(MPI_Allreduce(&rss_kib, &max_kib, 1, MPI_LONG, MPI_MAX, comm));
   if (rank == 0) {
     json_t *phases = json_object();
     for (int i = 0; i < log_phase_count(); i++)
@@ -38,6 +43,7 @@ ma_status summary_write(MPI_Comm comm, json_t *s, const char *path, int64_t n, i
     json_object_set_new(s, "ranks", json_integer(size));
     json_object_set_new(s, "seconds", json_real(log_now()));
     json_object_set_new(s, "phases", phases);
+    json_object_set_new(s, "peak_rss_bytes", json_integer((json_int_t)max_kib * 1024));
     char *text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!text) st = ma_fail(MA_ERR_RUNTIME, "cannot format the summary");
     else {

@@ -12,7 +12,8 @@
  * core) set. Not collective. */
 json_t *summary_new(const char *command);
 
-/* Adds n, dim, ranks, seconds and phases, and writes it atomically to path from rank 0 (nothing when
+/* Adds n, dim, ranks, seconds, phases and peak_rss_bytes (the largest peak resident set of any rank, from
+ * getrusage), and writes it atomically to path from rank 0 (nothing when
  * path is NULL). Collective on comm. */
 ma_status summary_write(MPI_Comm comm, json_t *s, const char *path, int64_t n, int64_t dim);
 

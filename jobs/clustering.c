@@ -461,8 +461,9 @@ ma_status km_cluster_flat(MPI_Comm comm, const ma_rows *local, const int64_t *id
   MA_TRY(seed_kmeans_par(comm, &init, d, cfg, out->centroids, &ncand));
   /* every init item meets every candidate once, in the round that drew it */
   out->seed_flops = 2.0 * (double)init.global * (double)ncand * (double)d + km_seed_flops(ncand, d, cfg->k, KM_SEED_ITERS, KM_GRAM_BYTES);
+  out->seconds_seed = log_now() - t0;
   KM_LOG(cfg, "clustering %d: k-means|| seeded %lld clusters from %lld candidates over %lld items in %.2f s",
-           cfg->clustering, (long long)cfg->k, (long long)ncand, (long long)init.global, log_now() - t0);
+           cfg->clustering, (long long)cfg->k, (long long)ncand, (long long)init.global, out->seconds_seed);
   sample_free(&init);
   MA_TRY(select_rows(comm, local, ids, d, f, 1, cfg->seed, 1, &s));
   MA_TRY(lloyd(comm, &s, n, d, cfg, out));

@@ -37,6 +37,7 @@ typedef struct km_result {
   int iterations;
   int64_t sample;       /* items the clustering trained on */
   double seed_flops;    /* the GEMM work of seeding: k-means|| rounds and the k-means++ that reduces them */
+  double seconds_seed;  /* seeding's wall time (both levels) */
   double flops;         /* all the GEMM work: seeding, Lloyd iterations, the assignment (both levels) */
   double seconds_lloyd, gflops_lloyd;   /* Lloyd iterations: wall time, 2*sample*k*d per iteration / time */
   double seconds_assign, gflops_assign; /* the assignment of all items */

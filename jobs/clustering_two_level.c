@@ -328,6 +328,7 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
     out->sample += fine.sample;
     train_objective += fine.train_objective * (double)fine.sample; /* in coarse order: the same on every rank */
     out->seed_flops += fine.seed_flops;
+    out->seconds_seed += fine.seconds_seed;
     out->flops += fine.flops;
     out->seconds_lloyd += fine.seconds_lloyd;
     out->seconds_assign += fine.seconds_assign;
@@ -346,6 +347,7 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
   assign_flops += 2.0 * (double)n * (double)(k1 + (double)p * (double)k / (double)k1) * (double)d;
   out->train_objective = out->sample ? train_objective / (double)out->sample : 0;
   out->seed_flops += coarse.seed_flops;
+  out->seconds_seed += coarse.seconds_seed;
   out->flops += coarse.flops + 2.0 * (double)n * (double)(k1 + (double)p * (double)k / (double)k1) * (double)d;
   out->gflops_lloyd = out->seconds_lloyd > 0 ? lloyd_flops / out->seconds_lloyd * 1e-9 : 0;
   out->gflops_assign = out->seconds_assign > 0 ? assign_flops / out->seconds_assign * 1e-9 : 0;

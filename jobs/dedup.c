@@ -451,6 +451,7 @@ static json_t *phase_json(const dedup_phase_stats *p, const km_result *res, cons
   json_object_set_new(o, "bytes_moved", json_integer((json_int_t)p->bytes_moved));
   /* rates over all ranks (k-means) and per rank (search): set beside an SGEMM peak, they say how much
    * of the machine each phase used */
+  json_object_set_new(o, "seed_seconds", json_real(res->seconds_seed));
   json_object_set_new(o, "lloyd_seconds", json_real(res->seconds_lloyd));
   json_object_set_new(o, "lloyd_gflops", json_real(res->gflops_lloyd));
   json_object_set_new(o, "assign_seconds", json_real(res->seconds_assign));

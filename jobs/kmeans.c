@@ -135,6 +135,7 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
     json_object_set_new(o, "objective", json_real(res.objective));
     json_object_set_new(o, "iterations", json_integer(res.iterations));
     json_object_set_new(o, "sample", json_integer(res.sample));
+    json_object_set_new(o, "seed_seconds", json_real(res.seconds_seed));
     json_object_set_new(o, "lloyd_seconds", json_real(res.seconds_lloyd));
     json_object_set_new(o, "lloyd_gflops", json_real(res.gflops_lloyd));
     json_object_set_new(o, "assign_seconds", json_real(res.seconds_assign));
