@@ -12,9 +12,11 @@
 #include "kernels/ip_tile.h"
 
 /* How k clusters are found: flat k-means over all of them, or two levels (about sqrt(k) coarse
- * clusters, then a k-means inside each); auto picks two levels from KM_TWO_LEVEL_FROM clusters on. */
+ * clusters, then a k-means inside each); auto picks two levels from KM_TWO_LEVEL_FROM clusters on when
+ * the rows fill every cluster's sample (km_resolve_k). Flat k-means++ seeding on rank 0 grows as k^2:
+ * at K = 1000 it was 5.4% of a 1M-row dedup, at K = 2000 it took 2.3 Lloyd iterations' time. */
 typedef enum { KM_AUTO = 0, KM_FLAT = 1, KM_TWO_LEVEL = 2 } km_method;
-enum { KM_TWO_LEVEL_FROM = 4096, KM_AUTO_CLUSTER_SIZE = 1000 };
+enum { KM_TWO_LEVEL_FROM = 1536, KM_AUTO_CLUSTER_SIZE = 1000 };
 
 typedef struct km_config {
   int64_t k;          /* clusters; 0: --clusters auto, until km_resolve_k */
@@ -29,7 +31,8 @@ typedef struct km_config {
 } km_config;
 
 typedef struct km_result {
-  float *centroids;     /* [k][d], unit norm */
+  float *centroids;     /* rows [c_lo, c_hi) of the [k][d] centroids, unit norm (km_own_range) */
+  int64_t c_lo, c_hi;
   int32_t *assignment;  /* [local rows] */
   int64_t *sizes;       /* [k] over all ranks */
   double objective;     /* mean cosine of every item to its centroid */
@@ -53,10 +56,11 @@ enum { OPT_KM_CLUSTERS = OPT_COMMAND, OPT_KM_ITERS, OPT_KM_PER_CLUSTER, OPT_KM_R
 #define KM_HELP                                                                                                 \
   "  --clusters K|auto         clusters per clustering (default 1024; auto: rows / 1000)\n"                    \
   "  --kmeans flat|two-level|auto  flat k-means, or sqrt(K) coarse clusters then k-means inside each\n"       \
-  "                            (default auto: two-level from 4096 clusters on)\n"
+  "                            (default auto: two-level from 1536 clusters on, when rows >= P x K)\n"
 
-/* Sets k from n for --clusters auto (n / KM_AUTO_CLUSTER_SIZE, at least 1) and logs it; nothing
- * otherwise. Not collective (every rank has the same n). */
+/* Sets k from n for --clusters auto (n / KM_AUTO_CLUSTER_SIZE, at least 1) and logs it, and resolves
+ * --kmeans auto: two levels from KM_TWO_LEVEL_FROM clusters on when n >= per_cluster * k, else flat.
+ * Not collective (every rank has the same n). */
 void km_resolve_k(km_config *km, int64_t n);
 
 /* "flat" or "two-level": the method km_cluster uses for km's k. Not collective. */
@@ -88,6 +92,19 @@ int64_t km_memory(int64_t rows, int64_t row_bytes, const km_config *km, int64_t 
 
 void km_result_free(km_result *r);
 
+/* The centroids are spread over the ranks: after km_cluster (and km_load), rank r holds rows [*lo, *hi)
+ * of the k, as shard_range splits them, and writes those; no rank keeps k x d floats, which at k = 300k,
+ * d = 768 would be 0.9 GB on every rank. Not collective. */
+ma_status km_own_range(MPI_Comm comm, int64_t k, int64_t *lo, int64_t *hi);
+
+/* Trims a result holding all k centroids to this rank's rows (km_own_range). Not collective. */
+ma_status km_keep_own(MPI_Comm comm, km_result *r, int64_t k, int64_t d);
+
+/* out[q * d ..] = centroid which[q] for q < m, on every rank, from the ranks that hold them. Collective
+ * on comm (every rank passes the same which). */
+ma_status km_fetch_centroids(MPI_Comm comm, const km_result *r, int64_t k, int64_t d, const int64_t *which, int64_t m,
+                             float *out);
+
 #include "io/ckpt.h"
 
 /* Saves clustering r in the work directory (as km_write lays it out) / reads it back, this rank's
@@ -103,7 +120,7 @@ ma_status km_saved(const ckpt *c, int r, int *saved);
 
 #include "io/h5out.h"
 
-/* Writes /clusterings/<r>/centroids (rank 0's copy), /clusterings/<r>/assignment (every rank its rows at
+/* Writes /clusterings/<r>/centroids (every rank its rows, km_own_range), /clusterings/<r>/assignment (every rank its rows at
  * `offset` of n) and /clusterings/<r>/sizes, with the clustering's objective and iterations as
  * attributes. Collective on the file's comm. */
 ma_status km_write(h5out *o, int r, const km_result *res, int64_t k, int64_t d, int64_t n, int64_t offset,

@@ -9,7 +9,9 @@
  * Rows never move. The fine k-means of coarse cluster j runs on every rank over that rank's items of
  * j, like any flat k-means, with its random streams keyed by (seed, clustering, j): the result is the
  * same bits at any rank count. An item's fine cluster is then the nearest fine centroid of its
- * KM_TOP_COARSE nearest coarse clusters, by exact similarity. */
+ * KM_TOP_COARSE nearest coarse clusters, by exact similarity. Centroids do not stay everywhere: each
+ * rank keeps the rows km_own_range gives it, and the reassignment fetches coarse cluster j's fine
+ * centroids (about sqrt(k) of them) when it needs them. */
 #include "jobs/clustering.h"
 
 #include <math.h>
@@ -88,13 +90,19 @@ static ma_status reassign(MPI_Comm comm, const ma_rows *local, const int64_t *id
                           int64_t *best, float *best_sim, km_result *out)
 {
   ma_status st = MA_OK;
-  int64_t k = first[k1], *got = NULL, sum = 0, all = 0;
-  float *got_sim = NULL;
+  int64_t k = first[k1], *got = NULL, sum = 0, all = 0, *which = NULL, widest = 0;
+  float *got_sim = NULL, *block = NULL;
   unsigned char *in = NULL;
   gathered sub = {0};
   ip_workspace ws = {0};
   const ip_blocking blk = {.ws = &ws};
-  MA_ALLOC(in, local->rows + 1);
+  for (int64_t j = 0; j < k1; j++)
+    if (first[j + 1] - first[j] > widest) widest = first[j + 1] - first[j];
+  in = malloc((size_t)local->rows + 1);
+  which = malloc((size_t)widest * sizeof *which + 1);
+  block = malloc((size_t)(widest * d) * sizeof *block + 1);
+  if (!in || !which || !block) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  MA_TRY(mpi_agree(comm, st));
   for (int64_t i = 0; i < local->rows; i++) {
     if (redo && !redo[i]) continue;
     best[i] = -1;
@@ -102,16 +110,24 @@ static ma_status reassign(MPI_Comm comm, const ma_rows *local, const int64_t *id
   }
   for (int64_t j = 0; j < k1; j++) {
     if (first[j + 1] == first[j]) continue;
+    /* coarse cluster j's fine centroids, from the ranks that hold them */
+    for (int64_t c = first[j]; c < first[j + 1]; c++) which[c - first[j]] = c;
+    MA_TRY(km_fetch_centroids(comm, out, k, d, which, first[j + 1] - first[j], block));
     rows_of_coarse(top, p, p, j, redo, local->rows, in);
-    MA_TRY(gather_rows(local, ids, in, d, &sub));
-    MA_ALLOC(got, sub.rows.rows + 1);
-    MA_ALLOC(got_sim, sub.rows.rows + 1);
-    ma_rows y = {out->centroids + first[j] * d, MA_F32, first[j + 1] - first[j], d};
+    st = gather_rows(local, ids, in, d, &sub);
+    if (st == MA_OK) {
+      got = malloc((size_t)(sub.rows.rows + 1) * sizeof *got);
+      got_sim = malloc((size_t)(sub.rows.rows + 1) * sizeof *got_sim);
+      if (!got || !got_sim) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+    }
+    ma_rows y = {block, MA_F32, first[j + 1] - first[j], d};
     ip_argmax_ctx am;
-    ip_argmax_init(&am, &sub.rows, &y, d, got, got_sim);
-    ip_handler h = ip_argmax_handler(&am);
-    if (sub.rows.rows) MA_TRY(ip_search(&sub.rows, &y, d, &h, &blk));
-    for (int64_t q = 0; q < sub.rows.rows; q++) {
+    if (st == MA_OK && sub.rows.rows) {
+      ip_argmax_init(&am, &sub.rows, &y, d, got, got_sim);
+      ip_handler h = ip_argmax_handler(&am);
+      st = ip_search(&sub.rows, &y, d, &h, &blk);
+    }
+    for (int64_t q = 0; st == MA_OK && q < sub.rows.rows; q++) {
       int64_t i = sub.where[q], c = first[j] + got[q];
       if (got_sim[q] > best_sim[i] || (got_sim[q] == best_sim[i] && c < best[i])) {
         best_sim[i] = got_sim[q];
@@ -123,6 +139,7 @@ static ma_status reassign(MPI_Comm comm, const ma_rows *local, const int64_t *id
     free(got_sim);
     got = NULL;
     got_sim = NULL;
+    MA_TRY(mpi_agree(comm, st)); /* before the next fetch, which every rank joins */
   }
   memset(out->sizes, 0, (size_t)k * sizeof *out->sizes);
   for (int64_t i = 0; i < local->rows; i++) {
@@ -140,6 +157,8 @@ done:
   free(got);
   free(got_sim);
   free(in);
+  free(which);
+  free(block);
   return st;
 }
 
@@ -151,35 +170,39 @@ done:
  * whole repeats, at most KM_CAP_ROUNDS times (a cluster of 16 means needs two halvings). */
 enum { KM_CAP_FACTOR = 4, KM_CAP_ROUNDS = 4, KM_CAP_ITERS = 6 };
 
-/* One 2-means per pair (big[q], donor[q]) over the rows assigned to big[q], which take the nearer of the
- * two centroids (exact similarity; ties to the lower id); the centroids are updated from fixed-point
- * sums over all ranks. Collective on comm. */
+/* One 2-means per pair (big[q], donor[q]) over the rows assigned to big[q]: halves[2q] and halves[2q + 1]
+ * (the same on every rank) start as big[q]'s centroid split in two and end as the two halves'
+ * centroids. A row takes the nearer of the two (exact similarity; ties to the lower of big[q] and
+ * donor[q]); the centroids are updated from fixed-point sums over all ranks. Collective on comm. */
 static ma_status split_pairs(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int32_t *assignment,
                              int64_t d, const int64_t *big, const int64_t *donor, int64_t npair, int64_t k,
-                             float *centroids)
+                             float *halves)
 {
   ma_status st = MA_OK;
   int64_t *pair_of = NULL, *slot = NULL, *buf = NULL, m = 2 * npair, nbuf = m * d + m + 1;
   unsigned char *in = NULL, *empty = NULL;
-  float *halves = NULL;
   gathered sub = {0};
-  MA_ALLOC(pair_of, k);
-  MA_ALLOC(in, local->rows + 1);
-  MA_ALLOC(buf, nbuf);
-  MA_ALLOC(empty, m);
-  MA_ALLOC(halves, m * d);
-  for (int64_t c = 0; c < k; c++) pair_of[c] = -1;
-  for (int64_t q = 0; q < npair; q++) pair_of[big[q]] = q;
-  for (int64_t i = 0; i < local->rows; i++) in[i] = pair_of[assignment[i]] >= 0;
-  MA_TRY(gather_rows(local, ids, in, d, &sub));
-  MA_ALLOC(slot, sub.rows.rows + 1);
-  for (int64_t q = 0; q < sub.rows.rows; q++) slot[q] = -1;
-  ma_rows y = {centroids, MA_F32, k, d};
+  pair_of = malloc((size_t)k * sizeof *pair_of);
+  in = malloc((size_t)local->rows + 1);
+  buf = malloc((size_t)nbuf * sizeof *buf);
+  empty = malloc((size_t)m);
+  if (!pair_of || !in || !buf || !empty) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (st == MA_OK) {
+    for (int64_t c = 0; c < k; c++) pair_of[c] = -1;
+    for (int64_t q = 0; q < npair; q++) pair_of[big[q]] = q;
+    for (int64_t i = 0; i < local->rows; i++) in[i] = pair_of[assignment[i]] >= 0;
+    st = gather_rows(local, ids, in, d, &sub);
+  }
+  if (st == MA_OK && !(slot = malloc((size_t)(sub.rows.rows + 1) * sizeof *slot)))
+    st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  MA_TRY(mpi_agree(comm, st));
+  for (int64_t r = 0; r < sub.rows.rows; r++) slot[r] = -1;
+  ma_rows y = {halves, MA_F32, m, d};
   for (int it = 0; it < KM_CAP_ITERS; it++) {
     memset(buf, 0, (size_t)nbuf * sizeof *buf);
     for (int64_t r = 0; r < sub.rows.rows; r++) {
       int64_t q = pair_of[assignment[sub.where[r]]];
-      float sb = topk_exact_dot(&sub.rows, r, &y, big[q], d), sd = topk_exact_dot(&sub.rows, r, &y, donor[q], d);
+      float sb = topk_exact_dot(&sub.rows, r, &y, 2 * q, d), sd = topk_exact_dot(&sub.rows, r, &y, 2 * q + 1, d);
       int64_t to = 2 * q + (sd > sb || (sd == sb && donor[q] < big[q]));
       buf[m * d + m] += to != slot[r];
       slot[r] = to;
@@ -187,26 +210,16 @@ static ma_status split_pairs(MPI_Comm comm, const ma_rows *local, const int64_t 
     st = km_accumulate(&sub.rows, d, slot, m, buf, buf + m * d);
     MA_TRY(mpi_agree(comm, st));
     MA_TRY(mpi_sum_i64_array(comm, buf, nbuf));
-    for (int64_t q = 0; q < npair; q++) {
-      memcpy(halves + 2 * q * d, centroids + big[q] * d, (size_t)d * sizeof *halves);
-      memcpy(halves + (2 * q + 1) * d, centroids + donor[q] * d, (size_t)d * sizeof *halves);
-    }
     km_centroids(buf, buf + m * d, m, d, halves, empty); /* an empty half keeps its centroid */
-    for (int64_t q = 0; q < npair; q++) {
-      memcpy(centroids + big[q] * d, halves + 2 * q * d, (size_t)d * sizeof *halves);
-      memcpy(centroids + donor[q] * d, halves + (2 * q + 1) * d, (size_t)d * sizeof *halves);
-    }
     if (buf[m * d + m] == 0) break;
   }
 done:
-  st = mpi_agree(comm, st);
   gathered_free(&sub);
   free(pair_of);
   free(slot);
   free(buf);
   free(in);
   free(empty);
-  free(halves);
   return st;
 }
 
@@ -219,12 +232,15 @@ static ma_status cap_sizes(MPI_Comm comm, const ma_rows *local, const int64_t *i
   ma_status st = MA_OK;
   int64_t k = first[k1], *big = NULL, *donor = NULL, *coarse_of = NULL, splits = 0, before = 0, after = 0;
   unsigned char *touched = NULL, *redo = NULL;
+  float *halves = NULL;
   const int64_t mean = n / k, big_above = KM_CAP_FACTOR * n / k;
-  MA_ALLOC(big, k);
-  MA_ALLOC(donor, k);
-  MA_ALLOC(coarse_of, k);
-  MA_ALLOC(touched, k1);
-  MA_ALLOC(redo, local->rows + 1);
+  big = malloc((size_t)k * sizeof *big);
+  donor = malloc((size_t)k * sizeof *donor);
+  coarse_of = malloc((size_t)k * sizeof *coarse_of);
+  touched = malloc((size_t)k1);
+  redo = malloc((size_t)local->rows + 1);
+  if (!big || !donor || !coarse_of || !touched || !redo) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  MA_TRY(mpi_agree(comm, st));
   for (int64_t j = 0; j < k1; j++)
     for (int64_t c = first[j]; c < first[j + 1]; c++) coarse_of[c] = j;
   for (int64_t c = 0; c < k; c++)
@@ -235,11 +251,24 @@ static ma_status cap_sizes(MPI_Comm comm, const ma_rows *local, const int64_t *i
     if (npair == 0) break;
     uint64_t stream = (uint64_t)RNG_KMEANS_CAP | ((uint64_t)cfg->clustering << 32) | ((uint64_t)round << 48);
     memset(touched, 0, (size_t)k1);
-    for (int64_t q = 0; q < npair; q++) {
-      km_split_into(out->centroids, big[q], donor[q], d, cfg->seed, stream);
+    /* every rank gets the big clusters' centroids, splits them, runs the 2-means; the ranks that hold
+     * a big or a donor centroid keep the new one */
+    free(halves);
+    if (!(halves = malloc((size_t)(2 * npair * d) * sizeof *halves))) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+    MA_TRY(mpi_agree(comm, st));
+    MA_TRY(km_fetch_centroids(comm, out, k, d, big, npair, halves));
+    for (int64_t q = npair - 1; q >= 0; q--) { /* halves[q] -> halves[2q], from the end: no overwrite */
+      memmove(halves + 2 * q * d, halves + q * d, (size_t)d * sizeof *halves);
+      km_split_into(halves, 2 * q, 2 * q + 1, d, cfg->seed, stream);
       touched[coarse_of[big[q]]] = 1;
     }
-    MA_TRY(split_pairs(comm, local, ids, out->assignment, d, big, donor, npair, k, out->centroids));
+    MA_TRY(split_pairs(comm, local, ids, out->assignment, d, big, donor, npair, k, halves));
+    for (int64_t q = 0; q < npair; q++)
+      for (int h = 0; h < 2; h++) {
+        int64_t c = h ? donor[q] : big[q];
+        if (c >= out->c_lo && c < out->c_hi)
+          memcpy(out->centroids + (c - out->c_lo) * d, halves + (2 * q + h) * d, (size_t)d * sizeof *halves);
+      }
     for (int64_t i = 0; i < local->rows; i++) {
       redo[i] = 0;
       for (int t = 0; t < p; t++) redo[i] |= touched[top[i * p + t]];
@@ -260,6 +289,7 @@ done:
   free(coarse_of);
   free(touched);
   free(redo);
+  free(halves);
   return st;
 }
 
@@ -289,7 +319,8 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
   MA_TRY(km_cluster_flat(comm, local, ids, n, d, &c1, &coarse));
   top = malloc((size_t)(local->rows * p + 1) * sizeof *top);
   top_sim = malloc((size_t)(local->rows * p + 1) * sizeof *top_sim);
-  out->centroids = calloc((size_t)(k * d), sizeof *out->centroids);
+  MA_TRY(km_own_range(comm, k, &out->c_lo, &out->c_hi));
+  out->centroids = calloc((size_t)((out->c_hi - out->c_lo) * d + 1), sizeof *out->centroids);
   out->assignment = malloc((size_t)(local->rows + 1) * sizeof *out->assignment);
   out->sizes = calloc((size_t)k, sizeof *out->sizes);
   kj = calloc((size_t)k1, sizeof *kj);
@@ -324,7 +355,10 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
     rows_of_coarse(top, p, 1, j, NULL, local->rows, in);
     MA_TRY(mpi_agree(comm, gather_rows(local, ids, in, d, &sub)));
     MA_TRY(km_cluster_flat(comm, &sub.rows, sub.ids, coarse.sizes[j], d, &cj, &fine));
-    memcpy(out->centroids + first[j] * d, fine.centroids, (size_t)(kj[j] * d) * sizeof *out->centroids);
+    int64_t lo = first[j] > out->c_lo ? first[j] : out->c_lo, hi = first[j + 1] < out->c_hi ? first[j + 1] : out->c_hi;
+    if (lo < hi) /* the fine centroids this rank holds */
+      memcpy(out->centroids + (lo - out->c_lo) * d, fine.centroids + (lo - first[j]) * d,
+             (size_t)((hi - lo) * d) * sizeof *out->centroids);
     out->sample += fine.sample;
     train_objective += fine.train_objective * (double)fine.sample; /* in coarse order: the same on every rank */
     out->seed_flops += fine.seed_flops;

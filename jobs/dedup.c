@@ -221,6 +221,7 @@ static ma_status one_cluster(MPI_Comm comm, const ma_rows *rows, int64_t n, int6
   km_centroids(sums, sums + d, 1, d, res->centroids, &empty);
   res->sizes[0] = n;
   res->objective = NAN;
+  MA_TRY(mpi_agree(comm, km_keep_own(comm, res, 1, d)));
 done:
   free(sums);
   free(idx);
@@ -781,6 +782,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   json_object_set_new(s.sum, "recall_flops", json_real(2.0 * (double)sampled * (double)s.ji.n * (double)d));
   json_object_set_new(s.sum, "threshold", json_real(c.thresholds[0]));
   json_object_set_new(s.sum, "clusters", json_integer(c.km.k));
+  json_object_set_new(s.sum, "kmeans", json_string(c.exact ? "none" : km_method_name(&c.km)));
   json_object_set_new(s.sum, "reclusterings", json_integer(c.reclusterings));
   json_object_set_new(s.sum, "exact", json_boolean(c.exact));
   json_object_set_new(s.sum, "dropped", json_integer(s.ji.dropped));

@@ -157,6 +157,7 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
 
   sum = summary_new("kmeans");
   json_object_set_new(sum, "clusters", json_integer(c.km.k));
+  json_object_set_new(sum, "kmeans", json_string(km_method_name(&c.km)));
   json_object_set_new(sum, "objective", json_real(res.objective));
   json_object_set_new(sum, "clusterings", objs);
   objs = NULL;

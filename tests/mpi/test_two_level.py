@@ -6,11 +6,14 @@
   pair recall of flat k-means at the same K (true recall: against dedup --exact);
 - a dedup with two-level clusterings interrupted (SIGUSR1) in its second clustering resumes at another
   rank count to a result identical to an uninterrupted one;
-- --clusters auto takes K = rows / 1000 and says so; auto picks flat k-means below 4096 clusters;
+- --clusters auto takes K = rows / 1000 and says so; auto picks flat k-means below 1536 clusters;
 - the size cap: on numpy-made data with one tight blob of 15 times the mean cluster size, the clusters
   above 4 times the mean are split (the log says so), none is left above it, and the result is the same
-  bytes at 1, 2, 3 and 4 ranks.
+  bytes at 1, 2, 3 and 4 ranks;
+- --mem-per-rank covers two-level k-means' working set: the largest peak RSS of a rank stays within what
+  the run said it needs, and half of that is refused before anything is read.
 """
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +21,7 @@ import subprocess
 import h5py
 import numpy as np
 
-from harness import MEMAUDIT, MPIEXEC, ok, run, same_result, workdir
+from harness import MEMAUDIT, MPIEXEC, expect_error, ok, run, same_result, workdir
 
 d = workdir('two-level')
 data = os.path.join(d, 'train.h5')
@@ -113,4 +116,16 @@ with h5py.File(results[0], 'r') as f:
         assert np.array_equal(np.bincount(f[f'clusterings/{r}/assignment'][...], minlength=100), sizes)
         assert sizes.max() <= 4 * 200 and sizes.min() >= 1, sizes.max()
 print('size cap: the 3,000-item blob split below 4 x the mean, identical at 1-4 ranks')
+# 6. the memory budget of two-level k-means
+big = os.path.join(d, 'big.h5')
+run(2, 'synth', '--n', 200000, '--dim', 128, '--dtype', 'f16', '--seed', 3, '-o', big, '-q')
+js = os.path.join(d, 'big.json')
+_, err = run(2, 'kmeans', '-i', big, '--clusters', 400, '--kmeans', 'two-level', '-o', os.path.join(d, 'big-k.h5'),
+             '--summary', js)
+need = float(err.split('needs about ')[1].split(' MiB')[0])
+peak = json.load(open(js))['peak_rss_bytes'] / 2**20
+print(f'two-level kmeans, 200,000 x 128 on 2 ranks: needs about {need:.1f} MiB a rank, peak RSS {peak:.1f} MiB')
+assert peak <= need, f'peak RSS {peak:.1f} MiB above the {need:.1f} MiB the budget check counted'
+expect_error(2, 3, ['budget'], 'kmeans', '-i', big, '--clusters', 400, '--kmeans', 'two-level', '--mem-per-rank',
+             f'{int(need / 2)}M', '-o', os.path.join(d, 'x.h5'))
 ok('two-level')
