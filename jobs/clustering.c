@@ -527,9 +527,9 @@ ma_status km_cluster_flat(MPI_Comm comm, const ma_rows *local, const int64_t *id
   MA_TRY(select_rows(comm, local, ids, d, f, 1, cfg->seed, 1, &s));
   MA_TRY(lloyd(comm, &s, n, d, cfg, out));
   sample_free(&s);
-  MA_TRY(assign_all(comm, local, n, d, cfg, out));
+  if (!cfg->no_assignment) MA_TRY(assign_all(comm, local, n, d, cfg, out));
   out->flops = out->seed_flops + 2.0 * (double)out->sample * (double)cfg->k * (double)d * out->iterations +
-               2.0 * (double)n * (double)cfg->k * (double)d;
+               (cfg->no_assignment ? 0 : 2.0 * (double)n * (double)cfg->k * (double)d);
 done:
   sample_free(&s);
   sample_free(&init);

@@ -30,10 +30,11 @@
  * clustering of tests/mpi/test_two_level.py was 0.9645 against flat k-means' 0.9789; with two, 0.9810. */
 #define KM_TOP_COARSE 2
 
-/* Some of this rank's rows, copied: their ids and their row numbers here. */
+/* Some of this rank's rows, copied: their ids and their row numbers here. The buffers grow and are
+ * reused from one gather to the next (fresh multi-MiB buffers would be page-faulted in each time). */
 typedef struct gathered {
-  ma_rows rows; /* owns data */
-  int64_t *ids, *where;
+  ma_rows rows; /* data: owned, cap rows */
+  int64_t *ids, *where, cap;
 } gathered;
 
 static void gathered_free(gathered *g)
@@ -44,40 +45,109 @@ static void gathered_free(gathered *g)
   memset(g, 0, sizeof *g);
 }
 
-/* This rank's rows i with in[i], in their order. */
-static ma_status gather_rows(const ma_rows *local, const int64_t *ids, const unsigned char *in, int64_t d, gathered *g)
+/* The m rows list[0..m) of this rank, in that order. */
+static ma_status gather_rows(const ma_rows *local, const int64_t *ids, const int64_t *list, int64_t m, int64_t d,
+                             gathered *g)
 {
   size_t esize = local->type == MA_F16 ? 2 : 4;
-  int64_t m = 0;
-  for (int64_t i = 0; i < local->rows; i++) m += in[i];
-  char *data = malloc((size_t)(m * d) * esize + 1);
-  g->rows = (ma_rows){data, local->type, m, d};
-  g->ids = malloc((size_t)(m + 1) * sizeof *g->ids);
-  g->where = malloc((size_t)(m + 1) * sizeof *g->where);
-  if (!data || !g->ids || !g->where) {
+  if (m > g->cap) {
+    int64_t cap = m + m / 4;
     gathered_free(g);
-    return ma_fail(MA_ERR_RUNTIME, "out of memory gathering %lld rows of a cluster", (long long)m);
+    g->rows.data = malloc((size_t)(cap * d) * esize + 1);
+    g->ids = malloc((size_t)cap * sizeof *g->ids);
+    g->where = malloc((size_t)cap * sizeof *g->where);
+    if (!g->rows.data || !g->ids || !g->where) {
+      gathered_free(g);
+      return ma_fail(MA_ERR_RUNTIME, "out of memory gathering %lld rows of a cluster", (long long)m);
+    }
+    g->cap = cap;
   }
-  int64_t q = 0;
-  for (int64_t i = 0; i < local->rows; i++) {
-    if (!in[i]) continue;
+  g->rows = (ma_rows){g->rows.data, local->type, m, d};
+  char *data = (char *)g->rows.data;
+  for (int64_t q = 0; q < m; q++) {
+    int64_t i = list[q];
     memcpy(data + (size_t)(q * d) * esize, (const char *)local->data + (size_t)(i * local->ld) * esize, (size_t)d * esize);
     g->ids[q] = ids[i];
-    g->where[q++] = i;
+    g->where[q] = i;
   }
   return MA_OK;
 }
 
-/* in[i] = whether coarse cluster j is among row i's first `use` nearest (top[i * p ..]), and, when redo
- * is not NULL, redo[i]. */
-static void rows_of_coarse(const int64_t *top, int p, int use, int64_t j, const unsigned char *redo, int64_t rows,
-                           unsigned char *in)
+/* Rows by coarse cluster: list[start[j] .. start[j+1]) are the rows (in their order) that have j among
+ * their first `use` nearest coarse clusters (top[i * p ..]) and, when redo is not NULL, redo[i]. A
+ * counting sort: one pass over the rows, not one per coarse cluster. */
+typedef struct buckets {
+  int64_t *start, *list;
+} buckets;
+
+static void buckets_free(buckets *b)
 {
-  for (int64_t i = 0; i < rows; i++) {
-    in[i] = 0;
-    for (int t = 0; t < use; t++) in[i] |= top[i * p + t] == j;
-    if (redo) in[i] &= redo[i];
+  free(b->start);
+  free(b->list);
+  memset(b, 0, sizeof *b);
+}
+
+static ma_status bucket_rows(const int64_t *top, int p, int use, const unsigned char *redo, int64_t rows, int64_t k1,
+                             buckets *b)
+{
+  buckets_free(b);
+  b->start = calloc((size_t)k1 + 2, sizeof *b->start);
+  b->list = malloc((size_t)(rows * use + 1) * sizeof *b->list);
+  if (!b->start || !b->list) {
+    buckets_free(b);
+    return ma_fail(MA_ERR_RUNTIME, "out of memory");
   }
+  for (int64_t i = 0; i < rows; i++)
+    if (!redo || redo[i])
+      for (int t = 0; t < use; t++) b->start[top[i * p + t] + 2]++;
+  for (int64_t j = 0; j < k1; j++) b->start[j + 2] += b->start[j + 1];
+  for (int64_t i = 0; i < rows; i++) /* start[j + 1] is bucket j's fill pointer; it ends at bucket j's end */
+    if (!redo || redo[i])
+      for (int t = 0; t < use; t++) b->list[b->start[top[i * p + t] + 1]++] = i;
+  return MA_OK;
+}
+
+/* top[i * 2 + 1] = row i's second nearest coarse cluster, given its nearest in top[i * 2]: the exact
+ * argmax (ties to the lower id) over the other k1 - 1 centroids, for the rows of each coarse cluster in
+ * turn. Exact, so the same at any rank count. Not collective. */
+static ma_status second_nearest(const ma_rows *local, const int64_t *ids, const float *cent, int64_t k1, int64_t d,
+                                int64_t *top, gathered *sub)
+{
+  ma_status st = MA_OK;
+  float *others = NULL, *sim = NULL;
+  int64_t *got = NULL, cap = 0;
+  buckets b = {0};
+  ip_workspace ws = {0};
+  const ip_blocking blk = {.ws = &ws};
+  MA_ALLOC(others, (k1 - 1) * d);
+  MA_TRY(bucket_rows(top, 2, 1, NULL, local->rows, k1, &b));
+  for (int64_t j = 0; j < k1; j++) {
+    int64_t m = b.start[j + 1] - b.start[j];
+    if (m == 0) continue;
+    MA_TRY(gather_rows(local, ids, b.list + b.start[j], m, d, sub));
+    if (m > cap) {
+      free(got);
+      free(sim);
+      cap = m;
+      MA_ALLOC(got, cap);
+      MA_ALLOC(sim, cap);
+    }
+    memcpy(others, cent, (size_t)(j * d) * sizeof *others);
+    memcpy(others + j * d, cent + (j + 1) * d, (size_t)((k1 - 1 - j) * d) * sizeof *others);
+    ma_rows y = {others, MA_F32, k1 - 1, d};
+    ip_argmax_ctx am;
+    ip_argmax_init(&am, &sub->rows, &y, d, got, sim);
+    ip_handler h = ip_argmax_handler(&am);
+    MA_TRY(ip_search(&sub->rows, &y, d, &h, &blk));
+    for (int64_t q = 0; q < m; q++) top[sub->where[q] * 2 + 1] = got[q] < j ? got[q] : got[q] + 1;
+  }
+done:
+  ip_workspace_free(&ws);
+  buckets_free(&b);
+  free(others);
+  free(got);
+  free(sim);
+  return st;
 }
 
 /* Every local row with redo[i] (every row when redo is NULL) to the nearest fine centroid of its p
@@ -87,21 +157,20 @@ static void rows_of_coarse(const int64_t *top, int p, int use, int64_t j, const 
  * first[j]: coarse cluster j's first fine centroid. Collective on comm. */
 static ma_status reassign(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int64_t *top, int p,
                           int64_t k1, const int64_t *first, int64_t n, int64_t d, const unsigned char *redo,
-                          int64_t *best, float *best_sim, km_result *out)
+                          int64_t *best, float *best_sim, gathered *sub, km_result *out)
 {
   ma_status st = MA_OK;
-  int64_t k = first[k1], *got = NULL, sum = 0, all = 0, *which = NULL, widest = 0;
+  int64_t k = first[k1], *got = NULL, sum = 0, all = 0, *which = NULL, widest = 0, cap = 0;
   float *got_sim = NULL, *block = NULL;
-  unsigned char *in = NULL;
-  gathered sub = {0};
+  buckets b = {0};
   ip_workspace ws = {0};
   const ip_blocking blk = {.ws = &ws};
   for (int64_t j = 0; j < k1; j++)
     if (first[j + 1] - first[j] > widest) widest = first[j + 1] - first[j];
-  in = malloc((size_t)local->rows + 1);
   which = malloc((size_t)widest * sizeof *which + 1);
   block = malloc((size_t)(widest * d) * sizeof *block + 1);
-  if (!in || !which || !block) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (!which || !block) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (st == MA_OK) st = bucket_rows(top, p, p, redo, local->rows, k1, &b);
   MA_TRY(mpi_agree(comm, st));
   for (int64_t i = 0; i < local->rows; i++) {
     if (redo && !redo[i]) continue;
@@ -113,32 +182,30 @@ static ma_status reassign(MPI_Comm comm, const ma_rows *local, const int64_t *id
     /* coarse cluster j's fine centroids, from the ranks that hold them */
     for (int64_t c = first[j]; c < first[j + 1]; c++) which[c - first[j]] = c;
     MA_TRY(km_fetch_centroids(comm, out, k, d, which, first[j + 1] - first[j], block));
-    rows_of_coarse(top, p, p, j, redo, local->rows, in);
-    st = gather_rows(local, ids, in, d, &sub);
-    if (st == MA_OK) {
-      got = malloc((size_t)(sub.rows.rows + 1) * sizeof *got);
-      got_sim = malloc((size_t)(sub.rows.rows + 1) * sizeof *got_sim);
+    int64_t m = b.start[j + 1] - b.start[j];
+    st = gather_rows(local, ids, b.list + b.start[j], m, d, sub);
+    if (st == MA_OK && m > cap) {
+      free(got);
+      free(got_sim);
+      cap = m + m / 4;
+      got = malloc((size_t)cap * sizeof *got);
+      got_sim = malloc((size_t)cap * sizeof *got_sim);
       if (!got || !got_sim) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
     }
     ma_rows y = {block, MA_F32, first[j + 1] - first[j], d};
     ip_argmax_ctx am;
-    if (st == MA_OK && sub.rows.rows) {
-      ip_argmax_init(&am, &sub.rows, &y, d, got, got_sim);
+    if (st == MA_OK && m) {
+      ip_argmax_init(&am, &sub->rows, &y, d, got, got_sim);
       ip_handler h = ip_argmax_handler(&am);
-      st = ip_search(&sub.rows, &y, d, &h, &blk);
+      st = ip_search(&sub->rows, &y, d, &h, &blk);
     }
-    for (int64_t q = 0; st == MA_OK && q < sub.rows.rows; q++) {
-      int64_t i = sub.where[q], c = first[j] + got[q];
+    for (int64_t q = 0; st == MA_OK && q < m; q++) {
+      int64_t i = sub->where[q], c = first[j] + got[q];
       if (got_sim[q] > best_sim[i] || (got_sim[q] == best_sim[i] && c < best[i])) {
         best_sim[i] = got_sim[q];
         best[i] = c;
       }
     }
-    gathered_free(&sub);
-    free(got);
-    free(got_sim);
-    got = NULL;
-    got_sim = NULL;
     MA_TRY(mpi_agree(comm, st)); /* before the next fetch, which every rank joins */
   }
   memset(out->sizes, 0, (size_t)k * sizeof *out->sizes);
@@ -153,10 +220,9 @@ done:
   if (st == MA_OK) st = mpi_sum_i64(comm, sum, &all);
   if (st == MA_OK) out->objective = (double)all / KM_FIXED_ONE / (double)n;
   ip_workspace_free(&ws);
-  gathered_free(&sub);
+  buckets_free(&b);
   free(got);
   free(got_sim);
-  free(in);
   free(which);
   free(block);
   return st;
@@ -179,19 +245,20 @@ static ma_status split_pairs(MPI_Comm comm, const ma_rows *local, const int64_t 
                              float *halves)
 {
   ma_status st = MA_OK;
-  int64_t *pair_of = NULL, *slot = NULL, *buf = NULL, m = 2 * npair, nbuf = m * d + m + 1;
-  unsigned char *in = NULL, *empty = NULL;
+  int64_t *pair_of = NULL, *slot = NULL, *buf = NULL, *list = NULL, m = 2 * npair, nbuf = m * d + m + 1, nlist = 0;
+  unsigned char *empty = NULL;
   gathered sub = {0};
   pair_of = malloc((size_t)k * sizeof *pair_of);
-  in = malloc((size_t)local->rows + 1);
+  list = malloc((size_t)(local->rows + 1) * sizeof *list);
   buf = malloc((size_t)nbuf * sizeof *buf);
   empty = malloc((size_t)m);
-  if (!pair_of || !in || !buf || !empty) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (!pair_of || !list || !buf || !empty) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   if (st == MA_OK) {
     for (int64_t c = 0; c < k; c++) pair_of[c] = -1;
     for (int64_t q = 0; q < npair; q++) pair_of[big[q]] = q;
-    for (int64_t i = 0; i < local->rows; i++) in[i] = pair_of[assignment[i]] >= 0;
-    st = gather_rows(local, ids, in, d, &sub);
+    for (int64_t i = 0; i < local->rows; i++)
+      if (pair_of[assignment[i]] >= 0) list[nlist++] = i;
+    st = gather_rows(local, ids, list, nlist, d, &sub);
   }
   if (st == MA_OK && !(slot = malloc((size_t)(sub.rows.rows + 1) * sizeof *slot)))
     st = ma_fail(MA_ERR_RUNTIME, "out of memory");
@@ -218,7 +285,7 @@ done:
   free(pair_of);
   free(slot);
   free(buf);
-  free(in);
+  free(list);
   free(empty);
   return st;
 }
@@ -227,7 +294,7 @@ done:
  * row's fine cluster and similarity, and are kept up to date. Collective on comm. */
 static ma_status cap_sizes(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int64_t *top, int p,
                            int64_t k1, const int64_t *first, int64_t n, int64_t d, const km_config *cfg, int64_t *best,
-                           float *best_sim, km_result *out)
+                           float *best_sim, gathered *sub, km_result *out)
 {
   ma_status st = MA_OK;
   int64_t k = first[k1], *big = NULL, *donor = NULL, *coarse_of = NULL, splits = 0, before = 0, after = 0;
@@ -273,7 +340,7 @@ static ma_status cap_sizes(MPI_Comm comm, const ma_rows *local, const int64_t *i
       redo[i] = 0;
       for (int t = 0; t < p; t++) redo[i] |= touched[top[i * p + t]];
     }
-    MA_TRY(reassign(comm, local, ids, top, p, k1, first, n, d, redo, best, best_sim, out));
+    MA_TRY(reassign(comm, local, ids, top, p, k1, first, n, d, redo, best, best_sim, sub, out));
     splits += npair;
     after = 0;
     for (int64_t c = 0; c < k; c++)
@@ -299,9 +366,9 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
   ma_status st = MA_OK;
   km_result coarse = {0}, fine = {0};
   int64_t *kj = NULL, *first = NULL, *top = NULL, *best = NULL;
-  float *top_sim = NULL, *best_sim = NULL;
-  unsigned char *in = NULL;
+  float *best_sim = NULL;
   gathered sub = {0};
+  buckets by_coarse = {0};
   int64_t k = cfg->k, k1 = (int64_t)llround(sqrt((double)k));
   memset(out, 0, sizeof *out);
   if (k < 1 || k > n)
@@ -309,16 +376,16 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
   if (k1 < 1) k1 = 1;
   int p = k1 < KM_TOP_COARSE ? (int)k1 : KM_TOP_COARSE;
 
-  /* The coarse level: a flat k-means of its own, its streams keyed apart from every fine one's; then
-   * each row's p nearest coarse clusters, exactly (the first is its coarse cluster). */
+  /* The coarse level: a flat k-means of its own, its streams keyed apart from every fine one's, whose
+   * assignment is each row's nearest coarse cluster; then the next nearest, exactly. */
   double t0 = log_now();
   km_config c1 = *cfg;
   c1.k = k1;
   c1.seed = rng_hash(cfg->seed, RNG_KMEANS_LEVEL, 0);
   c1.stop_on_search_cost = 0; /* coarse clusters are not searched: train them fully */
+  c1.no_assignment = 0;
   MA_TRY(km_cluster_flat(comm, local, ids, n, d, &c1, &coarse));
   top = malloc((size_t)(local->rows * p + 1) * sizeof *top);
-  top_sim = malloc((size_t)(local->rows * p + 1) * sizeof *top_sim);
   MA_TRY(km_own_range(comm, k, &out->c_lo, &out->c_hi));
   out->centroids = calloc((size_t)((out->c_hi - out->c_lo) * d + 1), sizeof *out->centroids);
   out->assignment = malloc((size_t)(local->rows + 1) * sizeof *out->assignment);
@@ -327,17 +394,16 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
   first = calloc((size_t)k1 + 1, sizeof *first);
   best = malloc((size_t)(local->rows + 1) * sizeof *best);
   best_sim = malloc((size_t)(local->rows + 1) * sizeof *best_sim);
-  in = malloc((size_t)local->rows + 1);
-  if (!top || !top_sim || !out->centroids || !out->assignment || !out->sizes || !kj || !first || !best || !best_sim ||
-      !in)
+  if (!top || !out->centroids || !out->assignment || !out->sizes || !kj || !first || !best || !best_sim)
     st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   if (st == MA_OK) {
-    ma_rows cc = {coarse.centroids, MA_F32, k1, d};
-    st = topk_exact(local, &cc, d, NULL, p, 2.0f, top, top_sim, NULL, NULL, NULL);
+    for (int64_t i = 0; i < local->rows; i++) top[i * p] = coarse.assignment[i];
+    if (p == 2) st = second_nearest(local, ids, coarse.centroids, k1, d, top, &sub);
   }
   MA_TRY(mpi_agree(comm, st));
+  double t_coarse = log_now() - t0;
   log_info("clustering %d: two-level k-means: %lld coarse clusters (objective %.4f) in %.2f s", cfg->clustering,
-           (long long)k1, coarse.objective, log_now() - t0);
+           (long long)k1, coarse.objective, t_coarse);
   MA_TRY(km_fine_counts(coarse.sizes, k1, k, kj));
   for (int64_t j = 0; j < k1; j++) first[j + 1] = first[j] + kj[j];
 
@@ -345,6 +411,7 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
   double lloyd_flops = 0, assign_flops = 0, train_objective = 0;
   int64_t largest = 0;
   t0 = log_now();
+  MA_TRY(mpi_agree(comm, bucket_rows(top, p, 1, NULL, local->rows, k1, &by_coarse)));
   for (int64_t j = 0; j < k1; j++) {
     if (kj[j] > largest) largest = kj[j];
     if (kj[j] == 0) continue;
@@ -352,8 +419,9 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
     cj.k = kj[j];
     cj.seed = rng_hash(cfg->seed, RNG_KMEANS_LEVEL, (uint64_t)j + 1);
     cj.quiet = 1;
-    rows_of_coarse(top, p, 1, j, NULL, local->rows, in);
-    MA_TRY(mpi_agree(comm, gather_rows(local, ids, in, d, &sub)));
+    cj.no_assignment = 1; /* rows are assigned below, from their 2 nearest coarse clusters */
+    MA_TRY(mpi_agree(comm, gather_rows(local, ids, by_coarse.list + by_coarse.start[j],
+                                       by_coarse.start[j + 1] - by_coarse.start[j], d, &sub)));
     MA_TRY(km_cluster_flat(comm, &sub.rows, sub.ids, coarse.sizes[j], d, &cj, &fine));
     int64_t lo = first[j] > out->c_lo ? first[j] : out->c_lo, hi = first[j + 1] < out->c_hi ? first[j + 1] : out->c_hi;
     if (lo < hi) /* the fine centroids this rank holds */
@@ -365,40 +433,42 @@ ma_status km_cluster_two_level(MPI_Comm comm, const ma_rows *local, const int64_
     out->seconds_seed += fine.seconds_seed;
     out->flops += fine.flops;
     out->seconds_lloyd += fine.seconds_lloyd;
-    out->seconds_assign += fine.seconds_assign;
     if (fine.iterations > out->iterations) out->iterations = fine.iterations;
     lloyd_flops += 2.0 * (double)fine.sample * (double)kj[j] * (double)d * fine.iterations;
-    assign_flops += 2.0 * (double)coarse.sizes[j] * (double)kj[j] * (double)d;
     km_result_free(&fine);
-    gathered_free(&sub);
     log_progress(j + 1, k1);
   }
-  /* Then every row to the nearest fine centroid of its p nearest coarse clusters. */
+  buckets_free(&by_coarse);
+  double t_fine = log_now() - t0;
+  /* Then every row to the nearest fine centroid of its p nearest coarse clusters, and the size cap. */
   double t1 = log_now();
-  MA_TRY(reassign(comm, local, ids, top, p, k1, first, n, d, NULL, best, best_sim, out));
-  MA_TRY(cap_sizes(comm, local, ids, top, p, k1, first, n, d, cfg, best, best_sim, out));
-  out->seconds_assign += log_now() - t1;
-  assign_flops += 2.0 * (double)n * (double)(k1 + (double)p * (double)k / (double)k1) * (double)d;
+  MA_TRY(reassign(comm, local, ids, top, p, k1, first, n, d, NULL, best, best_sim, &sub, out));
+  double t_reassign = log_now() - t1;
+  MA_TRY(cap_sizes(comm, local, ids, top, p, k1, first, n, d, cfg, best, best_sim, &sub, out));
+  double t_cap = log_now() - t1 - t_reassign;
+  out->seconds_assign += t_coarse + t_reassign + t_cap - coarse.seconds_lloyd - coarse.seconds_seed;
+  assign_flops += 2.0 * (double)n * (double)(2 * k1 + (double)p * (double)k / (double)k1) * (double)d;
   out->train_objective = out->sample ? train_objective / (double)out->sample : 0;
   out->seed_flops += coarse.seed_flops;
   out->seconds_seed += coarse.seconds_seed;
+  out->seconds_lloyd += coarse.seconds_lloyd;
   out->flops += coarse.flops + 2.0 * (double)n * (double)(k1 + (double)p * (double)k / (double)k1) * (double)d;
   out->gflops_lloyd = out->seconds_lloyd > 0 ? lloyd_flops / out->seconds_lloyd * 1e-9 : 0;
   out->gflops_assign = out->seconds_assign > 0 ? assign_flops / out->seconds_assign * 1e-9 : 0;
   log_info("clustering %d: %lld fine clusters (%lld to %lld per coarse cluster, from the %d nearest coarse ones), "
-           "objective %.6f, in %.2f s", cfg->clustering, (long long)k, (long long)(k / k1), (long long)largest, p,
-           out->objective, log_now() - t0);
+           "objective %.6f; coarse %.2f s, fine k-means %.2f s, reassignment %.2f s, size cap %.2f s",
+           cfg->clustering, (long long)k, (long long)(k / k1), (long long)largest, p, out->objective, t_coarse, t_fine,
+           t_reassign, t_cap);
 done:
   km_result_free(&coarse);
   km_result_free(&fine);
   gathered_free(&sub);
+  buckets_free(&by_coarse);
   free(kj);
   free(first);
   free(top);
-  free(top_sim);
   free(best);
   free(best_sim);
-  free(in);
   if (st != MA_OK) km_result_free(out);
   return st;
 }
