@@ -414,13 +414,14 @@ int64_t km_memory(int64_t rows, int64_t row_bytes, const km_config *km, int64_t 
   if (!two_level(km)) return flat_memory(rows, row_bytes, km->k, d, n, km->per_cluster);
   /* the coarse k-means over every row, or a fine one over a coarse cluster's rows (copied; counted at 4x
    * the mean cluster: they are uneven), beside this rank's share of the centroids (km_own_range: about
-   * rows / n of them), one coarse cluster's fetched fine centroids, the assignment and each row's 2
-   * nearest coarse clusters, best fine cluster and similarity */
+   * rows / n of them), one coarse cluster's fetched fine centroids, and per row: its 2 nearest coarse
+   * clusters (16), best fine cluster and similarity (12), assignment (4), the rows listed by coarse
+   * cluster (16) and the size cap's mark (1) */
   int64_t k1 = (int64_t)llround(sqrt((double)km->k)), fine_rows = rows / (k1 > 0 ? k1 : 1) * 4 + 1024;
   int64_t coarse = flat_memory(rows, row_bytes, k1, d, n, km->per_cluster);
   int64_t fine = fine_rows * row_bytes + flat_memory(fine_rows, row_bytes, 4 * (km->k / k1 + 1), d, n / k1 * 4, km->per_cluster);
   int64_t own = (int64_t)((double)km->k * (double)rows / (double)(n > 0 ? n : 1)) + 1;
-  return (coarse > fine ? coarse : fine) + (own + 4 * (km->k / k1 + 1)) * d * 4 + rows * (4 + 2 * 8 + 2 * 4 + 8 + 4 + 1);
+  return (coarse > fine ? coarse : fine) + (own + 4 * (km->k / k1 + 1)) * d * 4 + rows * (16 + 12 + 4 + 16 + 1);
 }
 
 void km_result_free(km_result *r)
