@@ -139,7 +139,7 @@ static ma_status run_q8(const ma_rows *x, const ma_rows *y, int64_t d, const ip_
                         int64_t chunk, ip_workspace *ws, const q8_screen *sc, int self)
 {
   ma_status st = MA_OK;
-  if (sc->d != d || sc->x.rows != x->rows || sc->y.rows != y->rows)
+  if (sc->d != d || sc->x->rows != x->rows || sc->y->rows != y->rows)
     return ma_fail(MA_ERR_USAGE, "ip_search: the int8 screening was made for other rows");
   int x_outer = x->rows >= y->rows;
   qoperand xo = {x, 1, NULL, NULL, 0}, yo = {y, 0, NULL, NULL, 0};

@@ -51,27 +51,43 @@ static float amax_of(const float *v, int64_t d, int *finite)
   return m;
 }
 
-void q8_quantize(const float *v, int64_t d, int levels, int8_t *q, float *scale, float *eps, float *norm,
-                 float *qnorm)
+/* The sums of q8_quantize go into SUM_LANES partial sums, element c into lane c % SUM_LANES, folded
+ * 16 -> 8 -> 4 -> 2 -> 1 at the end: the order the vector version keeps, so both give the same bits
+ * (16 lanes, four registers of 4 doubles per sum, so that the additions' latency overlaps: 8 lanes
+ * measured 4x slower than the quantisation itself). */
+enum { SUM_LANES = 16 };
+
+static float fold(double *s)
+{
+  for (int w = SUM_LANES / 2; w >= 1; w /= 2)
+    for (int l = 0; l < w; l++) s[l] += s[l + w];
+  return (float)s[0];
+}
+
+static void quantize_c(const float *v, int64_t d, int levels, int8_t *q, float *scale, float *eps, float *norm,
+                       float *qnorm)
 {
   int finite;
   float amax = amax_of(v, d, &finite);
   float sc = finite && amax > 0 ? amax / (float)levels : 0, inv = finite && amax > 0 ? (float)levels / amax : 0;
-  double e2 = 0, n2 = 0, q2 = 0;
+  double e2[SUM_LANES] = {0}, n2[SUM_LANES] = {0}, q2[SUM_LANES] = {0};
   for (int64_t c = 0; c < d; c++) {
     float r = finite ? rintf(v[c] * inv) : 0;
     r = r > (float)levels ? (float)levels : r < (float)-levels ? (float)-levels : r;
     if (q) q[c] = (int8_t)r;
     double qv = (double)sc * (double)r; /* exact: a float times an integer below 2^8 */
     double diff = (double)v[c] - qv;
-    e2 += diff * diff;
-    n2 += (double)v[c] * (double)v[c];
-    q2 += qv * qv;
+    e2[c % SUM_LANES] += diff * diff;
+    n2[c % SUM_LANES] += (double)v[c] * (double)v[c];
+    q2[c % SUM_LANES] += qv * qv;
   }
-  if (scale) *scale = sc;
-  if (eps) *eps = finite ? sqrt_up(e2, d) : INFINITY;
-  if (norm) *norm = finite ? sqrt_up(n2, d) : INFINITY;
-  if (qnorm) *qnorm = sqrt_up(q2, d);
+  fold(e2);
+  fold(n2);
+  fold(q2);
+  *scale = sc;
+  *eps = finite ? sqrt_up(e2[0], d) : INFINITY;
+  *norm = finite ? sqrt_up(n2[0], d) : INFINITY;
+  *qnorm = sqrt_up(q2[0], d);
 }
 
 static void quantize_q_c(const float *v, int64_t d, int levels, int offset, uint8_t *q)
@@ -139,6 +155,78 @@ AVX2 static void quantize_q_avx2(const float *v, int64_t d, int levels, int offs
   }
 }
 
+/* quantize_c's quantities (no q), the 16 lanes in four registers of 4 doubles, each operation rounded
+ * separately as in quantize_c (no fused multiply-add). A row that is not finite goes to quantize_c. */
+AVX2 static void quantize_info_avx2(const float *v, int64_t d, int levels, float *scale, float *eps, float *norm,
+                                    float *qnorm)
+{
+  const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(FLT_MAX);
+  __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 8 <= d; c += 8) {
+    __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(v + c));
+    m = _mm256_max_ps(a, m);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, big, _CMP_NLE_UQ));
+  }
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  float amax = _mm_cvtss_f32(h);
+  int finite = !_mm256_movemask_ps(bad);
+  for (int64_t t = c; t < d; t++) {
+    float a = fabsf(v[t]);
+    if (!(a <= FLT_MAX)) finite = 0;
+    else if (a > amax) amax = a;
+  }
+  if (!finite) {
+    quantize_c(v, d, levels, NULL, scale, eps, norm, qnorm);
+    return;
+  }
+  float sc = amax > 0 ? amax / (float)levels : 0, inv = amax > 0 ? (float)levels / amax : 0;
+  const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps((float)-levels), hi = _mm256_set1_ps((float)levels);
+  const __m256d vsc = _mm256_set1_pd((double)sc);
+  __m256d e[4], n[4], q[4];
+  for (int k = 0; k < 4; k++) e[k] = n[k] = q[k] = _mm256_setzero_pd();
+  double e2[SUM_LANES], n2[SUM_LANES], q2[SUM_LANES];
+  for (c = 0; c + 16 <= d; c += 16) {
+    for (int h8 = 0; h8 < 2; h8++) {
+      __m256 x = _mm256_loadu_ps(v + c + 8 * h8);
+      __m256 r = _mm256_round_ps(_mm256_mul_ps(x, vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      r = _mm256_min_ps(_mm256_max_ps(r, lo), hi);
+      for (int k = 0; k < 2; k++) {
+        int l = 2 * h8 + k;
+        __m256d xd = _mm256_cvtps_pd(k ? _mm256_extractf128_ps(x, 1) : _mm256_castps256_ps128(x));
+        __m256d qv = _mm256_mul_pd(vsc, _mm256_cvtps_pd(k ? _mm256_extractf128_ps(r, 1) : _mm256_castps256_ps128(r)));
+        __m256d diff = _mm256_sub_pd(xd, qv);
+        e[l] = _mm256_add_pd(e[l], _mm256_mul_pd(diff, diff));
+        n[l] = _mm256_add_pd(n[l], _mm256_mul_pd(xd, xd));
+        q[l] = _mm256_add_pd(q[l], _mm256_mul_pd(qv, qv));
+      }
+    }
+  }
+  for (int k = 0; k < 4; k++) {
+    _mm256_storeu_pd(e2 + 4 * k, e[k]);
+    _mm256_storeu_pd(n2 + 4 * k, n[k]);
+    _mm256_storeu_pd(q2 + 4 * k, q[k]);
+  }
+  for (; c < d; c++) {
+    float r = rintf(v[c] * inv);
+    r = r > (float)levels ? (float)levels : r < (float)-levels ? (float)-levels : r;
+    double qv = (double)sc * (double)r;
+    double diff = (double)v[c] - qv;
+    e2[c % SUM_LANES] += diff * diff;
+    n2[c % SUM_LANES] += (double)v[c] * (double)v[c];
+    q2[c % SUM_LANES] += qv * qv;
+  }
+  fold(e2);
+  fold(n2);
+  fold(q2);
+  *scale = sc;
+  *eps = sqrt_up(e2[0], d);
+  *norm = sqrt_up(n2[0], d);
+  *qnorm = sqrt_up(q2[0], d);
+}
+
 /* The tile conversion with the operations of tile_to_float_c, separately rounded, in the same order. */
 AVX2 static void tile_row_avx2(const int32_t *c, int64_t nj, float sx, float ex, float nx, float shift,
                                const float *sy, const float *qny, const float *ey, float *s)
@@ -174,6 +262,18 @@ AVX512 static void tile_row_avx512(const int32_t *c, int64_t nj, float sx, float
 }
 #endif
 
+void q8_quantize(const float *v, int64_t d, int levels, int8_t *q, float *scale, float *eps, float *norm,
+                 float *qnorm)
+{
+#if Q8_X86
+  if (!q && cpu_isa_active() >= CPU_ISA_AVX2) {
+    quantize_info_avx2(v, d, levels, scale, eps, norm, qnorm);
+    return;
+  }
+#endif
+  quantize_c(v, d, levels, q, scale, eps, norm, qnorm);
+}
+
 void q8_quantize_q(const float *v, int64_t d, int levels, int offset, uint8_t *q)
 {
 #if Q8_X86
@@ -202,8 +302,8 @@ void q8_tile_to_float(const q8_screen *q, int64_t i0, int64_t j0, int64_t mi, in
   else if (isa >= CPU_ISA_AVX2) row = tile_row_avx2;
 #endif
   for (int64_t i = 0; i < mi; i++)
-    row(c + i * ldc, nj, q->x.scale[i0 + i], q->x.eps[i0 + i], q->x.norm[i0 + i], q->shift, q->y.scale + j0,
-        q->y.qnorm + j0, q->y.eps + j0, s + i * lds);
+    row(c + i * ldc, nj, q->x->scale[i0 + i], q->x->eps[i0 + i], q->x->norm[i0 + i], q->shift, q->y->scale + j0,
+        q->y->qnorm + j0, q->y->eps + j0, s + i * lds);
 }
 
 /* ---- the integer GEMM ---- */
@@ -311,7 +411,7 @@ int q8_gemm_fast(void)
 
 /* ---- the bound ---- */
 
-static void info_free(q8_info *f)
+void q8_info_free(q8_info *f)
 {
   free(f->scale);
   free(f->eps);
@@ -320,17 +420,19 @@ static void info_free(q8_info *f)
   *f = (q8_info){0};
 }
 
-static ma_status info_init(q8_info *f, const ma_rows *r, int64_t d, int levels, float *buf)
+ma_status q8_info_init(q8_info *f, const ma_rows *r, int64_t d, int levels)
 {
+  ma_status st = MA_OK;
+  float *buf = NULL;
   int64_t n = r->rows + 1;
+  *f = (q8_info){0};
+  if (d < 1 || d > Q8_MAX_D) return ma_fail(MA_ERR_USAGE, "int8 screening: d = %lld, want 1..%d", (long long)d, Q8_MAX_D);
   f->rows = r->rows;
-  f->scale = malloc((size_t)n * sizeof(float));
-  f->eps = malloc((size_t)n * sizeof(float));
-  f->norm = malloc((size_t)n * sizeof(float));
-  f->qnorm = malloc((size_t)n * sizeof(float));
-  if (!f->scale || !f->eps || !f->norm || !f->qnorm)
-    return ma_fail(MA_ERR_RUNTIME, "out of memory for the int8 screening of %lld rows", (long long)r->rows);
-  f->max_eps = f->max_norm = f->max_qnorm = 0;
+  MA_ALLOC(buf, d);
+  MA_ALLOC(f->scale, n);
+  MA_ALLOC(f->eps, n);
+  MA_ALLOC(f->norm, n);
+  MA_ALLOC(f->qnorm, n);
   for (int64_t i = 0; i < r->rows; i++) {
     const float *v;
     if (r->type == MA_F16) {
@@ -344,37 +446,53 @@ static ma_status info_init(q8_info *f, const ma_rows *r, int64_t d, int levels, 
     if (!(f->norm[i] <= f->max_norm)) f->max_norm = f->norm[i];
     if (!(f->qnorm[i] <= f->max_qnorm)) f->max_qnorm = f->qnorm[i];
   }
-  return MA_OK;
+done:
+  free(buf);
+  if (st != MA_OK) q8_info_free(f);
+  return st;
+}
+
+void q8_screen_set(q8_screen *s, const q8_info *x, const q8_info *y, int64_t d)
+{
+  *s = (q8_screen){0};
+  s->x = x;
+  s->y = y;
+  s->d = d;
+  s->xlevels = q8_levels_x();
+  /* |<x,y> - <x̂,ŷ>| = |<x - x̂, ŷ> + <x, y - ŷ>| <= eps_x |ŷ| + |x| eps_y <= shift */
+  double shift = (double)x->max_eps * y->max_qnorm + (double)x->max_norm * y->max_eps;
+  s->shift = up(shift);
+  /* The screened value takes 8 float roundings, each below 2^-24 of a magnitude below
+   * |x̂||ŷ| + 3 shift; the exact value is within (d 2^-53 + 2^-24) |x||y| of <x, y>. 2^-19 covers both
+   * with room (d <= Q8_MAX_D). */
+  double slack = 0x1p-19 * ((double)x->max_qnorm * y->max_qnorm + 3.0 * s->shift + (double)x->max_norm * y->max_norm) +
+                 0x1p-126;
+  s->band = up((double)s->shift + slack);
 }
 
 ma_status q8_screen_init(q8_screen *s, const ma_rows *x, const ma_rows *y, int64_t d)
 {
   ma_status st = MA_OK;
-  float *buf = NULL;
+  q8_info fx, fy = {0};
   *s = (q8_screen){0};
-  if (d < 1 || d > Q8_MAX_D) return ma_fail(MA_ERR_USAGE, "int8 screening: d = %lld, want 1..%d", (long long)d, Q8_MAX_D);
-  s->d = d;
-  s->xlevels = q8_levels_x();
-  MA_ALLOC(buf, d);
-  MA_TRY(info_init(&s->x, x, d, s->xlevels, buf));
-  MA_TRY(info_init(&s->y, y, d, 127, buf));
-  /* |<x,y> - <x̂,ŷ>| = |<x - x̂, ŷ> + <x, y - ŷ>| <= eps_x |ŷ| + |x| eps_y <= shift */
-  double shift = (double)s->x.max_eps * s->y.max_qnorm + (double)s->x.max_norm * s->y.max_eps;
-  s->shift = up(shift);
-  /* The screened value takes 8 float roundings, each below 2^-24 of a magnitude below
-   * |x̂||ŷ| + 3 shift; the exact value is within (d 2^-53 + 2^-24) |x||y| of <x, y>. 2^-19 covers both
-   * with room (d <= Q8_MAX_D). */
-  double slack = 0x1p-19 * ((double)s->x.max_qnorm * s->y.max_qnorm + 3.0 * s->shift +
-                            (double)s->x.max_norm * s->y.max_norm) + 0x1p-126;
-  s->band = up((double)s->shift + slack);
+  MA_TRY(q8_info_init(&fx, x, d, q8_levels_x()));
+  st = q8_info_init(&fy, y, d, 127);
+  if (st != MA_OK) {
+    q8_info_free(&fx);
+    goto done;
+  }
+  q8_screen_set(s, &fx, &fy, d);
+  s->own_x = fx;
+  s->own_y = fy;
+  s->x = &s->own_x; /* s points into itself: it is not to be copied */
+  s->y = &s->own_y;
 done:
-  free(buf);
-  if (st != MA_OK) q8_screen_free(s);
   return st;
 }
 
 void q8_screen_free(q8_screen *s)
 {
-  info_free(&s->x);
-  info_free(&s->y);
+  q8_info_free(&s->own_x);
+  q8_info_free(&s->own_y);
+  s->x = s->y = NULL;
 }

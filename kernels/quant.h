@@ -29,19 +29,24 @@ typedef struct {
   float max_eps, max_norm, max_qnorm;
 } q8_info;
 
-/* The screening of one search of x against y: the rows' quantities, the constant `shift` every
- * approximate similarity is lowered by, and `band`: |exact - screened| <= band for every pair. */
+/* The screening of one search of x against y: the rows' quantities (x, y: the caller's, from
+ * q8_info_init, or own_x, own_y filled by q8_screen_init), the constant `shift` every approximate
+ * similarity is lowered by, and `band`: |exact - screened| <= band for every pair. One made by
+ * q8_screen_init points into itself: pass it by pointer, never copy it. */
 typedef struct q8_screen {
-  q8_info x, y;
+  const q8_info *x, *y;
+  q8_info own_x, own_y;
   int xlevels;  /* levels of the x side (the unsigned operand of the integer GEMM) */
   float shift;  /* >= every pair's bound eps_i * qnorm_j + norm_i * eps_j */
   float band;   /* shift plus the rounding of the screened value and of the exact one */
   int64_t d;
 } q8_screen;
 
-/* Quantises v (d floats) with `levels` levels into q (d values, may be NULL) and returns its
- * quantities in *scale, *eps, *norm, *qnorm (any may be NULL: those sums are then skipped). A row with
- * a NaN or an infinity gets eps = +INFINITY (everything against it is rescored). Not collective. */
+/* Quantises v (d floats) with `levels` levels into q (d values; NULL: not written) and returns its
+ * quantities in *scale, *eps, *norm, *qnorm. The sums are in double, 16 partial sums (element c in sum
+ * c % 16) folded 16 -> 8 -> 4 -> 2 -> 1: the same bits on every path (q NULL takes the path's vector version).
+ * A row with a NaN or an infinity gets eps = norm = +INFINITY (everything against it would be rescored).
+ * Not collective. */
 void q8_quantize(const float *v, int64_t d, int levels, int8_t *q, float *scale, float *eps, float *norm,
                  float *qnorm);
 
@@ -50,12 +55,23 @@ void q8_quantize(const float *v, int64_t d, int levels, int8_t *q, float *scale,
  * q8_quantize on every path. Not collective. */
 void q8_quantize_q(const float *v, int64_t d, int levels, int offset, uint8_t *q);
 
-/* Fills s for a search of x against y (dimension d): every row quantised once to get its quantities
- * (not kept), the shift and the band. Fails with MA_ERR_USAGE when d > Q8_MAX_D, MA_ERR_RUNTIME when out
- * of memory. Not collective. */
+/* The quantities of every row of r quantised with `levels` levels (q8_levels_x() for rows that go on
+ * the x side of a search, 127 for the y side). Fails with MA_ERR_USAGE when d > Q8_MAX_D,
+ * MA_ERR_RUNTIME when out of memory. Not collective. */
+ma_status q8_info_init(q8_info *f, const ma_rows *r, int64_t d, int levels);
+
+/* Frees f's arrays. Not collective. */
+void q8_info_free(q8_info *f);
+
+/* s for a search of the rows described by x (made with q8_levels_x() levels) against those of y (127
+ * levels): s borrows x and y, which must outlive it. Not collective. */
+void q8_screen_set(q8_screen *s, const q8_info *x, const q8_info *y, int64_t d);
+
+/* s for a search of x against y (dimension d), the quantities made and owned by s. Fails as
+ * q8_info_init. Not collective. */
 ma_status q8_screen_init(q8_screen *s, const ma_rows *x, const ma_rows *y, int64_t d);
 
-/* Frees s's arrays. Not collective. */
+/* Frees what s owns. Not collective. */
 void q8_screen_free(q8_screen *s);
 
 /* Levels of the x side: 127 when the integer GEMM sums u8 * s8 products exactly (VNNI, AMX, the

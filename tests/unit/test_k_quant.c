@@ -113,6 +113,9 @@ static void test_quantize(void **state)
       for (int levels = 63; levels <= 127; levels += 64) {
         float sc, eps, norm, qn;
         q8_quantize(v, d, levels, q, &sc, &eps, &norm, &qn);
+        float f2[4], f1[4] = {sc, eps, norm, qn};
+        q8_quantize(v, d, levels, NULL, &f2[0], &f2[1], &f2[2], &f2[3]); /* the vector version */
+        assert_memory_equal(f1, f2, sizeof f1);
         for (int off = 0; off <= levels + 1; off += levels + 1) {
           q8_quantize_q(v, d, levels, off, u);
           for (int64_t c = 0; c < d; c++) assert_int_equal(u[c], (uint8_t)(q[c] + off));
