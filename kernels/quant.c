@@ -21,11 +21,12 @@
 #define Q8_X86 0
 #endif
 
-/* sqrt(x2) rounded up to a float, x2 a sum of n squares computed in double (each term and each addition
- * rounded: a relative error below (n + 3) * 2^-53, which the factor covers with room). */
-static float sqrt_up(double x2, int64_t n)
+/* sqrt(x2) rounded up to a float, x2 a sum of d squares in float (each square and its addition one
+ * fused multiply-add, 16 partial sums folded in 4 steps: a relative error below (d + 8) * 2^-24, and an
+ * absolute one below d * 2^-149 from squares that fall below the normal range), made an upper bound. */
+static float sqrt_up(float x2, int64_t d)
 {
-  double r = sqrt(x2) * (1.0 + (double)(n + 4) * 0x1p-52);
+  double r = sqrt((double)x2 * (1.0 + (double)(d + 8) * 0x1p-23) + (double)d * 0x1p-140);
   float f = (float)r;
   return (double)f < r ? nextafterf(f, INFINITY) : f;
 }
@@ -51,17 +52,28 @@ static float amax_of(const float *v, int64_t d, int *finite)
   return m;
 }
 
-/* The sums of q8_quantize go into SUM_LANES partial sums, element c into lane c % SUM_LANES, folded
- * 16 -> 8 -> 4 -> 2 -> 1 at the end: the order the vector version keeps, so both give the same bits
- * (16 lanes, four registers of 4 doubles per sum, so that the additions' latency overlaps: 8 lanes
- * measured 4x slower than the quantisation itself). */
+/* The sums of q8_quantize go into SUM_LANES partial sums in float, element c into lane c % SUM_LANES, each
+ * step one fused multiply-add (fmaf: a correctly rounded v - scale * q and a rounded sum of squares),
+ * folded 16 -> 8 -> 4 -> 2 -> 1 at the end: the order the vector version keeps, so both give the same
+ * bits. The sum of q^2 is an integer, exact in int64 in any order. (Sums in double measured 5x slower
+ * than the quantisation itself; the float sums' error is covered by sqrt_up.) */
 enum { SUM_LANES = 16 };
 
-static float fold(double *s)
+static float fold(float *s)
 {
   for (int w = SUM_LANES / 2; w >= 1; w /= 2)
     for (int l = 0; l < w; l++) s[l] += s[l + w];
-  return (float)s[0];
+  return s[0];
+}
+
+/* The quantities from the folded sums. */
+static void finish(float sc, float e2, float n2, int64_t q2, int64_t d, int finite, float *scale, float *eps,
+                   float *norm, float *qnorm)
+{
+  *scale = sc;
+  *eps = finite ? sqrt_up(e2, d) : INFINITY;
+  *norm = finite ? sqrt_up(n2, d) : INFINITY;
+  *qnorm = up((double)sc * sqrt((double)q2)); /* scale * |q|: two roundings in double */
 }
 
 static void quantize_c(const float *v, int64_t d, int levels, int8_t *q, float *scale, float *eps, float *norm,
@@ -70,24 +82,18 @@ static void quantize_c(const float *v, int64_t d, int levels, int8_t *q, float *
   int finite;
   float amax = amax_of(v, d, &finite);
   float sc = finite && amax > 0 ? amax / (float)levels : 0, inv = finite && amax > 0 ? (float)levels / amax : 0;
-  double e2[SUM_LANES] = {0}, n2[SUM_LANES] = {0}, q2[SUM_LANES] = {0};
+  float e2[SUM_LANES] = {0}, n2[SUM_LANES] = {0};
+  int64_t q2 = 0;
   for (int64_t c = 0; c < d; c++) {
     float r = finite ? rintf(v[c] * inv) : 0;
     r = r > (float)levels ? (float)levels : r < (float)-levels ? (float)-levels : r;
     if (q) q[c] = (int8_t)r;
-    double qv = (double)sc * (double)r; /* exact: a float times an integer below 2^8 */
-    double diff = (double)v[c] - qv;
-    e2[c % SUM_LANES] += diff * diff;
-    n2[c % SUM_LANES] += (double)v[c] * (double)v[c];
-    q2[c % SUM_LANES] += qv * qv;
+    float diff = fmaf(-sc, r, v[c]);
+    e2[c % SUM_LANES] = fmaf(diff, diff, e2[c % SUM_LANES]);
+    n2[c % SUM_LANES] = fmaf(v[c], v[c], n2[c % SUM_LANES]);
+    q2 += (int64_t)r * (int64_t)r;
   }
-  fold(e2);
-  fold(n2);
-  fold(q2);
-  *scale = sc;
-  *eps = finite ? sqrt_up(e2[0], d) : INFINITY;
-  *norm = finite ? sqrt_up(n2[0], d) : INFINITY;
-  *qnorm = sqrt_up(q2[0], d);
+  finish(sc, fold(e2), fold(n2), q2, d, finite, scale, eps, norm, qnorm);
 }
 
 static void quantize_q_c(const float *v, int64_t d, int levels, int offset, uint8_t *q)
@@ -155,8 +161,9 @@ AVX2 static void quantize_q_avx2(const float *v, int64_t d, int levels, int offs
   }
 }
 
-/* quantize_c's quantities (no q), the 16 lanes in four registers of 4 doubles, each operation rounded
- * separately as in quantize_c (no fused multiply-add). A row that is not finite goes to quantize_c. */
+/* quantize_c's quantities (no q): the 16 lanes in two registers of 8 floats per sum, each step the
+ * fused multiply-add of quantize_c; the sum of q^2 in 32-bit integer lanes (|q| <= 127: below 2^31 for
+ * d <= Q8_MAX_D). A row that is not finite goes to quantize_c. */
 AVX2 static void quantize_info_avx2(const float *v, int64_t d, int levels, float *scale, float *eps, float *norm,
                                     float *qnorm)
 {
@@ -183,48 +190,39 @@ AVX2 static void quantize_info_avx2(const float *v, int64_t d, int levels, float
     return;
   }
   float sc = amax > 0 ? amax / (float)levels : 0, inv = amax > 0 ? (float)levels / amax : 0;
-  const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps((float)-levels), hi = _mm256_set1_ps((float)levels);
-  const __m256d vsc = _mm256_set1_pd((double)sc);
-  __m256d e[4], n[4], q[4];
-  for (int k = 0; k < 4; k++) e[k] = n[k] = q[k] = _mm256_setzero_pd();
-  double e2[SUM_LANES], n2[SUM_LANES], q2[SUM_LANES];
-  for (c = 0; c + 16 <= d; c += 16) {
-    for (int h8 = 0; h8 < 2; h8++) {
-      __m256 x = _mm256_loadu_ps(v + c + 8 * h8);
+  const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps((float)-levels), hi = _mm256_set1_ps((float)levels),
+               nsc = _mm256_set1_ps(-sc);
+  __m256 e[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, n[2] = {e[0], e[0]};
+  __m256i qq = _mm256_setzero_si256();
+  float e2[SUM_LANES], n2[SUM_LANES];
+  for (c = 0; c + 16 <= d; c += 16)
+    for (int k = 0; k < 2; k++) {
+      __m256 x = _mm256_loadu_ps(v + c + 8 * k);
       __m256 r = _mm256_round_ps(_mm256_mul_ps(x, vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
       r = _mm256_min_ps(_mm256_max_ps(r, lo), hi);
-      for (int k = 0; k < 2; k++) {
-        int l = 2 * h8 + k;
-        __m256d xd = _mm256_cvtps_pd(k ? _mm256_extractf128_ps(x, 1) : _mm256_castps256_ps128(x));
-        __m256d qv = _mm256_mul_pd(vsc, _mm256_cvtps_pd(k ? _mm256_extractf128_ps(r, 1) : _mm256_castps256_ps128(r)));
-        __m256d diff = _mm256_sub_pd(xd, qv);
-        e[l] = _mm256_add_pd(e[l], _mm256_mul_pd(diff, diff));
-        n[l] = _mm256_add_pd(n[l], _mm256_mul_pd(xd, xd));
-        q[l] = _mm256_add_pd(q[l], _mm256_mul_pd(qv, qv));
-      }
+      __m256 diff = _mm256_fmadd_ps(nsc, r, x);
+      e[k] = _mm256_fmadd_ps(diff, diff, e[k]);
+      n[k] = _mm256_fmadd_ps(x, x, n[k]);
+      __m256i ri = _mm256_cvtps_epi32(r);
+      qq = _mm256_add_epi32(qq, _mm256_mullo_epi32(ri, ri));
     }
-  }
-  for (int k = 0; k < 4; k++) {
-    _mm256_storeu_pd(e2 + 4 * k, e[k]);
-    _mm256_storeu_pd(n2 + 4 * k, n[k]);
-    _mm256_storeu_pd(q2 + 4 * k, q[k]);
-  }
+  _mm256_storeu_ps(e2, e[0]);
+  _mm256_storeu_ps(e2 + 8, e[1]);
+  _mm256_storeu_ps(n2, n[0]);
+  _mm256_storeu_ps(n2 + 8, n[1]);
+  int32_t qs[8];
+  _mm256_storeu_si256((__m256i *)qs, qq);
+  int64_t q2 = 0;
+  for (int k = 0; k < 8; k++) q2 += qs[k];
   for (; c < d; c++) {
     float r = rintf(v[c] * inv);
     r = r > (float)levels ? (float)levels : r < (float)-levels ? (float)-levels : r;
-    double qv = (double)sc * (double)r;
-    double diff = (double)v[c] - qv;
-    e2[c % SUM_LANES] += diff * diff;
-    n2[c % SUM_LANES] += (double)v[c] * (double)v[c];
-    q2[c % SUM_LANES] += qv * qv;
+    float diff = fmaf(-sc, r, v[c]);
+    e2[c % SUM_LANES] = fmaf(diff, diff, e2[c % SUM_LANES]);
+    n2[c % SUM_LANES] = fmaf(v[c], v[c], n2[c % SUM_LANES]);
+    q2 += (int64_t)r * (int64_t)r;
   }
-  fold(e2);
-  fold(n2);
-  fold(q2);
-  *scale = sc;
-  *eps = sqrt_up(e2[0], d);
-  *norm = sqrt_up(n2[0], d);
-  *qnorm = sqrt_up(q2[0], d);
+  finish(sc, fold(e2), fold(n2), q2, d, 1, scale, eps, norm, qnorm);
 }
 
 /* The tile conversion with the operations of tile_to_float_c, separately rounded, in the same order. */
@@ -474,18 +472,20 @@ ma_status q8_screen_init(q8_screen *s, const ma_rows *x, const ma_rows *y, int64
 {
   ma_status st = MA_OK;
   q8_info fx, fy = {0};
+  /* x against itself with the same levels on both sides: one set of quantities serves both */
+  int same = x == y && q8_levels_x() == 127;
   *s = (q8_screen){0};
   MA_TRY(q8_info_init(&fx, x, d, q8_levels_x()));
-  st = q8_info_init(&fy, y, d, 127);
+  if (!same) st = q8_info_init(&fy, y, d, 127);
   if (st != MA_OK) {
     q8_info_free(&fx);
     goto done;
   }
-  q8_screen_set(s, &fx, &fy, d);
+  q8_screen_set(s, &fx, same ? &fx : &fy, d);
   s->own_x = fx;
   s->own_y = fy;
   s->x = &s->own_x; /* s points into itself: it is not to be copied */
-  s->y = &s->own_y;
+  s->y = same ? &s->own_x : &s->own_y;
 done:
   return st;
 }
@@ -495,4 +495,12 @@ void q8_screen_free(q8_screen *s)
   q8_info_free(&s->own_x);
   q8_info_free(&s->own_y);
   s->x = s->y = NULL;
+}
+
+int64_t q8_search_memory(int64_t x_rows, int64_t y_rows, int64_t d)
+{
+  int64_t inner = x_rows < y_rows ? x_rows : y_rows, chunk = IP_CHUNK_BYTES / (d * (int64_t)sizeof(float));
+  if (inner > chunk) inner = chunk;
+  return 16 * (x_rows + y_rows + 2) + (int64_t)IP_BM_DEFAULT * (IP_BN_DEFAULT + 32) * 4 +
+         (IP_BM_DEFAULT + IP_BN_DEFAULT + inner) * (d + 4) + d * 4;
 }

@@ -43,8 +43,9 @@ typedef struct q8_screen {
 } q8_screen;
 
 /* Quantises v (d floats) with `levels` levels into q (d values; NULL: not written) and returns its
- * quantities in *scale, *eps, *norm, *qnorm. The sums are in double, 16 partial sums (element c in sum
- * c % 16) folded 16 -> 8 -> 4 -> 2 -> 1: the same bits on every path (q NULL takes the path's vector version).
+ * quantities in *scale, *eps, *norm, *qnorm. The sums are in float, 16 partial sums (element c in sum
+ * c % 16, each step a fused multiply-add) folded 16 -> 8 -> 4 -> 2 -> 1, then made upper bounds: the same
+ * bits on every path (q NULL takes the path's vector version).
  * A row with a NaN or an infinity gets eps = norm = +INFINITY (everything against it would be rescored).
  * Not collective. */
 void q8_quantize(const float *v, int64_t d, int levels, int8_t *q, float *scale, float *eps, float *norm,
@@ -67,12 +68,18 @@ void q8_info_free(q8_info *f);
  * levels): s borrows x and y, which must outlive it. Not collective. */
 void q8_screen_set(q8_screen *s, const q8_info *x, const q8_info *y, int64_t d);
 
-/* s for a search of x against y (dimension d), the quantities made and owned by s. Fails as
- * q8_info_init. Not collective. */
+/* s for a search of x against y (dimension d), the quantities made and owned by s (once when x == y,
+ * a self-search, and both sides have 127 levels). Fails as q8_info_init. Not collective. */
 ma_status q8_screen_init(q8_screen *s, const ma_rows *x, const ma_rows *y, int64_t d);
 
 /* Frees what s owns. Not collective. */
 void q8_screen_free(q8_screen *s);
+
+/* Bytes a screened search of x_rows against y_rows allocates beyond an SGEMM one (ip_tile.h's
+ * workspace): the rows' quantities (16 bytes a row), the integer tile, the quantised outer block and
+ * inner chunk (a byte per element of those only: rows are quantised where they are used, never all at
+ * once). Not collective. */
+int64_t q8_search_memory(int64_t x_rows, int64_t y_rows, int64_t d);
 
 /* Levels of the x side: 127 when the integer GEMM sums u8 * s8 products exactly (VNNI, AMX, the
  * reference), 63 when it adds pairs of products in saturating 16-bit lanes (oneDNN on AVX2 and AVX-512
