@@ -26,6 +26,7 @@ typedef struct km_config {
   int stop_on_search_cost; /* stop Lloyd once an iteration saves less search work than it costs (dedup) */
   km_method method;
   int quiet;          /* progress lines at -v only (the fine clusterings of two-level k-means) */
+  int screen;         /* 1: the Lloyd iterations and the assignment screen with int8 (kernels/quant.h) */
 } km_config;
 
 typedef struct km_result {
@@ -40,6 +41,7 @@ typedef struct km_result {
   double flops;         /* all the GEMM work: seeding, Lloyd iterations, the assignment (both levels) */
   double seconds_lloyd, gflops_lloyd;   /* Lloyd iterations: wall time, 2*sample*k*d per iteration / time */
   double seconds_assign, gflops_assign; /* the assignment of all items */
+  int64_t rescored_lloyd, rescored_assign; /* exact inner products of the argmax, over all ranks */
 } km_result;
 
 /* The clustering options that kmeans and dedup share; each command numbers its own options from
