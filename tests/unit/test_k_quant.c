@@ -194,6 +194,37 @@ static void test_gemm(void **state)
   print_message("integer GEMM: %s, x side levels %d\n", q8_gemm_name(), q8_levels_x());
 }
 
+/* The tile conversion of the path against its formula in plain C (this file is compiled without
+ * contraction: ISO C mode), every bit, with integer values up to the extremes and every row length. */
+static void test_tile_convert(void **state)
+{
+  (void)state;
+  int64_t d = 64, nx = 19, ny = 97;
+  rowset x = make_rows(nx, d, MA_F32, NULL, 1), y = make_rows(ny, d, MA_F32, NULL, 0);
+  q8_screen q;
+  assert_int_equal(q8_screen_init(&q, &x.r, &y.r, d), MA_OK);
+  int64_t lds = 112;
+  int32_t *c = malloc((size_t)(nx * lds) * sizeof *c);
+  float *s = malloc((size_t)(nx * lds) * sizeof *s);
+  for (int64_t i = 0; i < nx * lds; i++)
+    c[i] = (int32_t)((rnd() - 0.5) * (i % 3 ? 2.0 * 255 * 127 * d : 1 << 30));
+  for (int64_t nj = 1; nj <= ny; nj += nj < 20 ? 1 : 13) {
+    int64_t j0 = ny - nj;
+    q8_tile_to_float(&q, 2, j0, nx - 2, nj, c, lds, s, lds);
+    for (int64_t i = 0; i < nx - 2; i++)
+      for (int64_t j = 0; j < nj; j++) {
+        float want = ((((float)c[i * lds + j] * q.x->scale[2 + i]) * q.y->scale[j0 + j] +
+                       q.x->eps[2 + i] * q.y->qnorm[j0 + j]) + q.x->norm[2 + i] * q.y->eps[j0 + j]) - q.shift;
+        assert_memory_equal(&s[i * lds + j], &want, sizeof want);
+      }
+  }
+  free(c);
+  free(s);
+  q8_screen_free(&q);
+  free(x.data);
+  free(y.data);
+}
+
 /* A handler that checks |exact - tile value| <= band for every entry it is handed. */
 typedef struct {
   const ma_rows *x, *y;
@@ -400,6 +431,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_quantize),
       cmocka_unit_test(test_gemm),
+      cmocka_unit_test(test_tile_convert),
       cmocka_unit_test(test_bound),
       cmocka_unit_test(test_searches),
       cmocka_unit_test(test_adversarial),
