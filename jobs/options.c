@@ -178,7 +178,10 @@ ma_status opts_common(ma_opts *o, int c, const char *arg, int *handled)
 
 int opts_screen_int8(const ma_opts *o)
 {
-  return o->screen == MA_SCREEN_INT8 || (o->screen == MA_SCREEN_AUTO && q8_gemm_fast());
+  /* auto is off for now: screened runs under srun on the multi-node test cluster (tests/cluster)
+   * crashed in the integer GEMM (SIGSEGV at address 0, audit and dedup with the watchdog), not
+   * understood yet; int8 stays opt-in until it is. */
+  return o->screen == MA_SCREEN_INT8 || (o->screen == MA_SCREEN_AUTO && q8_gemm_fast() && Q8_AUTO);
 }
 
 const char *opts_screen_name(int int8) { return int8 ? "int8" : "off"; }

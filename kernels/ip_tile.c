@@ -100,6 +100,33 @@ void ip_workspace_free(ip_workspace *w)
   }
 }
 
+/* The loop of a search: which operand is outer (the one with more rows), its block and the inner one's
+ * tile rows, their row counts, the inner chunk in rows (a multiple of ib, at most IP_CHUNK_BYTES as
+ * float, at most all of them), and the tile's row stride. Tile rows are padded to a multiple of 16
+ * floats, so that they start on cache lines for the handlers, but not to a multiple of 1 KiB, whose rows
+ * fall in few L1 sets when SGEMM stores C (measured ~2% slower). */
+typedef struct {
+  int x_outer;
+  int64_t ob, ib, orows, irows, chunk, lds;
+} loop_shape;
+
+static loop_shape shape_of(const ma_rows *x, const ma_rows *y, int64_t d, int64_t bm, int64_t bn, int64_t chunk)
+{
+  loop_shape l;
+  l.x_outer = x->rows >= y->rows;
+  l.ob = l.x_outer ? bm : bn;
+  l.ib = l.x_outer ? bn : bm;
+  l.orows = l.x_outer ? x->rows : y->rows;
+  l.irows = l.x_outer ? y->rows : x->rows;
+  if (chunk == 0) chunk = IP_CHUNK_BYTES / (d * (int64_t)sizeof(float));
+  chunk = chunk < l.ib ? l.ib : chunk / l.ib * l.ib;
+  l.chunk = chunk > l.irows ? l.irows : chunk;
+  if (l.ob > l.orows) l.ob = l.orows;
+  l.lds = ((bn < y->rows ? bn : y->rows) + 15) / 16 * 16;
+  if (l.lds % 256 == 0) l.lds += 16;
+  return l;
+}
+
 /* One side of a screened search, quantised: rows [first, first + n) of src as bytes (d per row), and for
  * the y side the column offsets of the integer GEMM. */
 typedef struct {
@@ -141,17 +168,12 @@ static ma_status run_q8(const ma_rows *x, const ma_rows *y, int64_t d, const ip_
   ma_status st = MA_OK;
   if (sc->d != d || sc->x->rows != x->rows || sc->y->rows != y->rows)
     return ma_fail(MA_ERR_USAGE, "ip_search: the int8 screening was made for other rows");
-  int x_outer = x->rows >= y->rows;
+  loop_shape l = shape_of(x, y, d, bm, bn, chunk);
+  int x_outer = l.x_outer;
   qoperand xo = {x, 1, NULL, NULL, 0}, yo = {y, 0, NULL, NULL, 0};
   qoperand *outer = x_outer ? &xo : &yo, *inner = x_outer ? &yo : &xo;
-  int64_t ob = x_outer ? bm : bn, ib = x_outer ? bn : bm;
-  int64_t orows = outer->src->rows, irows = inner->src->rows;
-  if (chunk == 0) chunk = IP_CHUNK_BYTES / (d * (int64_t)sizeof(float));
-  chunk = chunk < ib ? ib : chunk / ib * ib;
-  if (chunk > irows) chunk = irows;
-  if (ob > orows) ob = orows;
-  int64_t lds = ((bn < y->rows ? bn : y->rows) + 15) / 16 * 16;
-  if (lds % 256 == 0) lds += 16;
+  int64_t ob = l.ob, ib = l.ib, orows = l.orows, irows = l.irows, lds = l.lds;
+  chunk = l.chunk;
   int64_t mrows = bm < x->rows ? bm : x->rows;
   float *s = take(ws, 0, mrows * lds * (int64_t)sizeof(float));
   int32_t *c = take(ws, 3, mrows * lds * (int64_t)sizeof(int32_t));
@@ -222,24 +244,16 @@ static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_han
    * the SGEMM tiles are then as good and faster */
   if (b && b->screen && isfinite(b->screen->band)) return run_q8(x, y, d, h, bm, bn, chunk, b->ws, b->screen, self);
 
-  int x_outer = x->rows >= y->rows;
+  loop_shape l = shape_of(x, y, d, bm, bn, chunk);
+  int x_outer = l.x_outer;
   operand *outer = x_outer ? &xo : &yo, *inner = x_outer ? &yo : &xo;
-  int64_t ob = x_outer ? bm : bn, ib = x_outer ? bn : bm;
-  int64_t orows = outer->src->rows, irows = inner->src->rows;
-  if (chunk == 0) chunk = IP_CHUNK_BYTES / (d * (int64_t)sizeof(float));
-  chunk = chunk < ib ? ib : chunk / ib * ib;
-  if (chunk > irows) chunk = irows;
-  if (ob > orows) ob = orows;
+  int64_t ob = l.ob, ib = l.ib, orows = l.orows, irows = l.irows, lds = l.lds;
+  chunk = l.chunk;
   ip_workspace *ws = b ? b->ws : NULL;
   /* x against itself in one chunk: the outer blocks are rows of the widened inner chunk, so float16
    * rows are widened once, not twice */
   int share = self && x->type == MA_F16 && chunk == irows;
 
-  /* Tile rows padded to a multiple of 16 floats, so that they start on cache lines for the
-   * handlers, but not to a multiple of 1 KiB, whose rows fall in few L1 sets when SGEMM stores C
-   * (measured ~2% slower). */
-  int64_t lds = ((bn < y->rows ? bn : y->rows) + 15) / 16 * 16;
-  if (lds % 256 == 0) lds += 16;
   s = take(ws, 0, (bm < x->rows ? bm : x->rows) * lds * (int64_t)sizeof(float));
   if (!s) goto nomem;
   if (outer->src->type == MA_F16 && !share && !(outer->buf = take(ws, 1, ob * d * (int64_t)sizeof(float)))) goto nomem;

@@ -111,11 +111,9 @@ static void quantize_q_c(const float *v, int64_t d, int levels, int offset, uint
 #if Q8_X86
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-/* The same steps as quantize_q_c, 32 elements at a time: |v| by clearing the sign, the maximum skipping
- * NaNs (MAXPS returns its second operand on a NaN), a flag for any element that is not <= FLT_MAX, then
- * v * inv rounded to nearest even (as rintf in the default rounding mode), clamped, offset and packed to
- * bytes. */
-AVX2 static void quantize_q_avx2(const float *v, int64_t d, int levels, int offset, uint8_t *q)
+/* amax_of, 8 elements at a time: |v| by clearing the sign, the maximum skipping NaNs (MAXPS returns its
+ * second operand on a NaN), a flag for any element that is not <= FLT_MAX. */
+AVX2 static float amax_avx2(const float *v, int64_t d, int *finite)
 {
   const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(FLT_MAX);
   __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
@@ -129,17 +127,26 @@ AVX2 static void quantize_q_avx2(const float *v, int64_t d, int levels, int offs
   h = _mm_max_ps(h, _mm_movehl_ps(h, h));
   h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
   float amax = _mm_cvtss_f32(h);
-  int finite = !_mm256_movemask_ps(bad);
+  *finite = !_mm256_movemask_ps(bad);
   for (int64_t t = c; t < d; t++) {
     float a = fabsf(v[t]);
-    if (!(a <= FLT_MAX)) finite = 0;
+    if (!(a <= FLT_MAX)) *finite = 0;
     else if (a > amax) amax = a;
   }
+  return amax;
+}
+
+/* The same steps as quantize_q_c, 32 elements at a time: amax_avx2, then v * inv rounded to nearest
+ * even (as rintf in the default rounding mode), clamped, offset and packed to bytes. */
+AVX2 static void quantize_q_avx2(const float *v, int64_t d, int levels, int offset, uint8_t *q)
+{
+  int finite;
+  float amax = amax_avx2(v, d, &finite);
   float inv = finite && amax > 0 ? (float)levels / amax : 0;
   const __m256 vinv = _mm256_set1_ps(inv);
   const __m256i lo = _mm256_set1_epi32(-levels), hi = _mm256_set1_epi32(levels), off = _mm256_set1_epi32(offset);
   const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  c = 0;
+  int64_t c = 0;
   if (finite) {
     for (; c + 32 <= d; c += 32) {
       __m256i r[4];
@@ -167,24 +174,8 @@ AVX2 static void quantize_q_avx2(const float *v, int64_t d, int levels, int offs
 AVX2 static void quantize_info_avx2(const float *v, int64_t d, int levels, float *scale, float *eps, float *norm,
                                     float *qnorm)
 {
-  const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(FLT_MAX);
-  __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
-  int64_t c = 0;
-  for (; c + 8 <= d; c += 8) {
-    __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(v + c));
-    m = _mm256_max_ps(a, m);
-    bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, big, _CMP_NLE_UQ));
-  }
-  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
-  float amax = _mm_cvtss_f32(h);
-  int finite = !_mm256_movemask_ps(bad);
-  for (int64_t t = c; t < d; t++) {
-    float a = fabsf(v[t]);
-    if (!(a <= FLT_MAX)) finite = 0;
-    else if (a > amax) amax = a;
-  }
+  int finite;
+  float amax = amax_avx2(v, d, &finite);
   if (!finite) {
     quantize_c(v, d, levels, NULL, scale, eps, norm, qnorm);
     return;
@@ -195,7 +186,8 @@ AVX2 static void quantize_info_avx2(const float *v, int64_t d, int levels, float
   __m256 e[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, n[2] = {e[0], e[0]};
   __m256i qq = _mm256_setzero_si256();
   float e2[SUM_LANES], n2[SUM_LANES];
-  for (c = 0; c + 16 <= d; c += 16)
+  int64_t c = 0;
+  for (; c + 16 <= d; c += 16)
     for (int k = 0; k < 2; k++) {
       __m256 x = _mm256_loadu_ps(v + c + 8 * k);
       __m256 r = _mm256_round_ps(_mm256_mul_ps(x, vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
