@@ -22,6 +22,7 @@
 #include "jobs/input.h"
 #include "jobs/options.h"
 #include "kernels/mannwhitney.h"
+#include "kernels/quant.h"
 #include "kernels/rng.h"
 #include "mpi/comm.h"
 #include "mpi/knn.h"
@@ -47,7 +48,7 @@ static const char audit_help[] =
     "      --csv PATH              flagged samples as CSV, most similar first\n"
     "      --baseline-sample N     training items in the train-to-train baseline without --holdout\n"
     "                              (default 1000; 0: none)\n"
-    "      --query-block N         queries broadcast at a time (default 2048)\n" MA_COMMON_HELP;
+    "      --query-block N         queries broadcast at a time (default 2048)\n" MA_SCREEN_HELP MA_COMMON_HELP;
 
 enum { OPT_TRAIN = OPT_COMMAND, OPT_GENERATED, OPT_HOLDOUT, OPT_SOURCE, OPT_K, OPT_THRESHOLD, OPT_CSV, OPT_BASELINE, OPT_BLOCK };
 
@@ -62,6 +63,7 @@ typedef struct audit_cfg {
   ma_opts gen, hold;
   const char *source_ids, *csv;
   int64_t k, baseline_sample, block;
+  int screen; /* int8 screening of the k-NN searches */
   double threshold;
 } audit_cfg;
 
@@ -77,6 +79,7 @@ static ma_status parse(int argc, char **argv, audit_cfg *c)
                                             {"csv", required_argument, 0, OPT_CSV},
                                             {"baseline-sample", required_argument, 0, OPT_BASELINE},
                                             {"query-block", required_argument, 0, OPT_BLOCK},
+                                            MA_SCREEN_LONG,
                                             {0, 0, 0, 0}};
   int opt, handled;
   opts_init(&c->common);
@@ -108,6 +111,7 @@ static ma_status parse(int argc, char **argv, audit_cfg *c)
   if (c->common.ninputs == 0) return ma_fail(MA_ERR_USAGE, "audit needs --train PATH[:DATASET]");
   if (c->gen.ninputs == 0) return ma_fail(MA_ERR_USAGE, "audit needs --generated PATH[:DATASET]");
   if (!c->common.output) return ma_fail(MA_ERR_USAGE, "audit needs -o OUT.h5");
+  c->screen = opts_screen_int8(&c->common);
   if (c->source_ids && c->source_ids[0] != '/')
     return ma_fail(MA_ERR_USAGE, "--source-ids takes a dataset path such as /source_ids, not '%s'", c->source_ids);
   return MA_OK;
@@ -154,6 +158,7 @@ typedef struct audit_set {
   int64_t *count;   /* [rows] training items >= threshold */
   float *nearest;   /* [rows] sim[i][0], or the nearest other item's similarity for the baseline */
   int64_t *nearest_id;
+  int64_t rescored; /* exact inner products of its search, over all ranks (0 when loaded) */
 } audit_set;
 
 static void set_free(audit_set *s)
@@ -221,7 +226,7 @@ done:
     log_info("%s: loaded from %s", name, c->common.workdir);
   } else {
     ma_rows q = {s->rows.data, s->rows.type, m, s->rows.dim};
-    knn_params kp = {k, (float)c->threshold, c->block};
+    knn_params kp = {k, (float)c->threshold, c->block, c->screen, &s->rescored};
     MA_CALL(knn_search(comm, tr, &q, &kp, s->nb, s->sim, s->count));
     if (ck) MA_CALL(save_set(ck, name, s));
     MA_CALL(mpi_safe_point(comm, c->common.workdir));
@@ -613,6 +618,9 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
   double search_s = log_now() - t0, gflops = 2.0 * (double)gen.n * (double)ji.n * (double)d / search_s / 1e9;
   log_info("searched %lld x %lld in %.1f s: %.1f GFLOP/s over %d ranks", (long long)gen.n, (long long)ji.n, search_s,
            gflops, nranks);
+  log_info("screening %s: %lld exact inner products (%.3g%% of %lld)", opts_screen_name(c.screen),
+           (long long)gen.rescored, 100.0 * (double)gen.rescored / ((double)gen.n * (double)ji.n),
+           (long long)(gen.n * ji.n));
   if (!(flag = malloc((size_t)m + 1))) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   MA_TRY(mpi_agree(comm, st));
   for (int64_t i = 0; i < m; i++) flag[i] = gen.nearest[i] >= (float)c.threshold;
@@ -629,6 +637,11 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
   sum = summary_new("audit");
   json_object_set_new(sum, "search_seconds", json_real(search_s));
   json_object_set_new(sum, "search_gflops", json_real(gflops));
+  json_object_set_new(sum, "screen", json_string(opts_screen_name(c.screen)));
+  if (c.screen) json_object_set_new(sum, "integer_gemm", json_string(q8_gemm_name()));
+  /* exact inner products beyond the GEMM: they depend on the tiles, hence on the rank count */
+  json_object_set_new(sum, "search_rescored", json_integer(gen.rescored));
+  json_object_set_new(sum, "comparison_rescored", json_integer(hold.rescored + base.rescored));
   MA_TRY(statistics(comm, &c, &gen, src, src_sim, cmp, &stats, sum, &flagged));
   log_info("verdict: %s", stats.verdict);
 

@@ -12,6 +12,7 @@
 #include "kernels/f16.h"
 #include "kernels/ip_handlers.h"
 #include "kernels/kmeans.h"
+#include "kernels/quant.h"
 #include "kernels/rng.h"
 #include "io/ckpt.h"
 #include "mpi/comm.h"
@@ -277,6 +278,31 @@ done:
   return st;
 }
 
+/* best[i], sim[i]: the row of y nearest to x row i (ip_argmax_handler), screened with int8 when xi (x's
+ * quantities, q8_levels_x() levels) is given; the argmax's exact inner products are added to *rescored. */
+static ma_status nearest(const ma_rows *x, const q8_info *xi, const ma_rows *y, int64_t d, const ip_blocking *b0,
+                         int64_t *best, float *sim, int64_t *rescored)
+{
+  ma_status st = MA_OK;
+  ip_blocking b = b0 ? *b0 : (ip_blocking){0};
+  q8_info yi = {0};
+  q8_screen q;
+  ip_argmax_ctx am;
+  ip_argmax_init(&am, x, y, d, best, sim);
+  if (xi) {
+    MA_TRY(q8_info_init(&yi, y, d, 127));
+    q8_screen_set(&q, xi, &yi, d);
+    b.screen = &q;
+    am.band = q.band;
+  }
+  ip_handler h = ip_argmax_handler(&am);
+  st = ip_search(x, y, d, &h, &b);
+  *rescored += am.rescored;
+done:
+  q8_info_free(&yi);
+  return st;
+}
+
 /* Lloyd iterations over the sample, at most cfg->iters. They stop early when no sample item changed
  * cluster, or (cfg->stop_on_search_cost) when an iteration lowered the predicted search work of the n
  * items by less than one iteration costs: later ones save less still, so the search is better off
@@ -290,6 +316,12 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t n, int64_t d, 
   unsigned char *empty = NULL;
   ip_workspace ws = {0}; /* the iterations' tile and float copies, kept from one to the next */
   const ip_blocking blk = {.ws = &ws};
+  q8_info xi = {0}; /* the sample's quantities, made once for every iteration */
+  int64_t rescored = 0;
+  double t_quant = log_now();
+  if (cfg->screen) st = q8_info_init(&xi, &s->rows, d, q8_levels_x());
+  t_quant = log_now() - t_quant;
+  MA_TRY(mpi_agree(comm, st));
   best = malloc((size_t)(s->local + 1) * sizeof *best);
   prev = malloc((size_t)(s->local + 1) * sizeof *prev);
   best_sim = malloc((size_t)(s->local + 1) * sizeof *best_sim);
@@ -300,13 +332,10 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t n, int64_t d, 
   for (int64_t i = 0; i < s->local; i++) prev[i] = -1;
 
   ma_rows y = {out->centroids, MA_F32, k, d};
-  double t_all = 0, flops = 2.0 * (double)s->global * (double)k * (double)d, search_before = INFINITY;
+  double t_all = t_quant, flops = 2.0 * (double)s->global * (double)k * (double)d, search_before = INFINITY;
   for (int it = 0; it < cfg->iters; it++) {
     double t0 = log_now();
-    ip_argmax_ctx am;
-    ip_argmax_init(&am, &s->rows, &y, d, best, best_sim);
-    ip_handler h = ip_argmax_handler(&am);
-    st = ip_search(&s->rows, &y, d, &h, &blk);
+    st = nearest(&s->rows, cfg->screen ? &xi : NULL, &y, d, &blk, best, best_sim, &rescored);
     if (st == MA_OK) {
       memset(buf, 0, (size_t)nbuf * sizeof *buf);
       st = km_accumulate(&s->rows, d, best, k, buf, buf + k * d);
@@ -344,7 +373,9 @@ static ma_status lloyd(MPI_Comm comm, const km_sample *s, int64_t n, int64_t d, 
   }
   out->seconds_lloyd = t_all;
   out->gflops_lloyd = t_all > 0 ? flops * out->iterations / t_all * 1e-9 : 0;
+  MA_TRY(mpi_sum_i64(comm, rescored, &out->rescored_lloyd));
 done:
+  q8_info_free(&xi);
   ip_workspace_free(&ws);
   free(best);
   free(prev);
@@ -359,19 +390,18 @@ static ma_status assign_all(MPI_Comm comm, const ma_rows *local, int64_t n, int6
                             km_result *out)
 {
   ma_status st = MA_OK;
-  int64_t k = cfg->k, *best = NULL, *buf = NULL;
+  int64_t k = cfg->k, *best = NULL, *buf = NULL, rescored = 0;
   float *sim = NULL;
+  q8_info xi = {0};
   best = malloc((size_t)(local->rows + 1) * sizeof *best);
   sim = malloc((size_t)(local->rows + 1) * sizeof *sim);
   buf = calloc((size_t)k + 1, sizeof *buf);
   double t0 = log_now();
   if (!best || !sim || !buf || !out->assignment) st = ma_fail(MA_ERR_RUNTIME, "out of memory assigning items");
+  if (st == MA_OK && cfg->screen) st = q8_info_init(&xi, local, d, q8_levels_x());
   if (st == MA_OK) {
     ma_rows y = {out->centroids, MA_F32, k, d};
-    ip_argmax_ctx am;
-    ip_argmax_init(&am, local, &y, d, best, sim);
-    ip_handler h = ip_argmax_handler(&am);
-    st = ip_search(local, &y, d, &h, NULL);
+    st = nearest(local, cfg->screen ? &xi : NULL, &y, d, NULL, best, sim, &rescored);
   }
   if (st == MA_OK) {
     for (int64_t i = 0; i < local->rows; i++) {
@@ -386,7 +416,9 @@ static ma_status assign_all(MPI_Comm comm, const ma_rows *local, int64_t n, int6
   out->objective = (double)buf[k] / KM_FIXED_ONE / (double)n;
   out->seconds_assign = log_now() - t0;
   out->gflops_assign = 2.0 * (double)n * (double)k * (double)d / out->seconds_assign * 1e-9;
+  MA_TRY(mpi_sum_i64(comm, rescored, &out->rescored_assign));
 done:
+  q8_info_free(&xi);
   free(best);
   free(sim);
   free(buf);
@@ -406,7 +438,9 @@ static int64_t flat_memory(int64_t rows, int64_t row_bytes, int64_t k, int64_t d
   int64_t sample = (int64_t)(frac * (double)rows * 1.1) + 1024;
   int64_t cands = (int64_t)(KM_OVERSAMPLE * (double)k * 6) + 1 + KM_INIT_PER_CLUSTER * k;
   int64_t gram = cands * cands * 4 < KM_GRAM_BYTES ? cands * cands * 4 : KM_GRAM_BYTES; /* rank 0's k-means++ */
-  return sample * (row_bytes + 32) + rows * 16 + k * d * 16 + cands * d * 8 + gram + ((int64_t)96 << 20);
+  /* per sample row 16 bytes more for the screening's quantities (Lloyd), and the assignment's screening */
+  return sample * (row_bytes + 48) + rows * 16 + q8_search_memory(rows, k, d) + k * d * 16 + cands * d * 8 + gram +
+         ((int64_t)96 << 20);
 }
 
 int64_t km_memory(int64_t rows, int64_t row_bytes, const km_config *km, int64_t d, int64_t n)

@@ -30,6 +30,7 @@ typedef struct km_config {
   int quiet;          /* progress lines at -v only (the fine clusterings of two-level k-means) */
   int no_assignment;  /* train only: no assignment, sizes or objective (two-level's fine k-means, whose
                          rows are assigned afterwards from their 2 nearest coarse clusters) */
+  int screen;         /* 1: the Lloyd iterations and the assignment screen with int8 (kernels/quant.h) */
 } km_config;
 
 typedef struct km_result {
@@ -46,6 +47,7 @@ typedef struct km_result {
   double flops;         /* all the GEMM work: seeding, Lloyd iterations, the assignment (both levels) */
   double seconds_lloyd, gflops_lloyd;   /* Lloyd iterations: wall time, 2*sample*k*d per iteration / time */
   double seconds_assign, gflops_assign; /* the assignment of all items */
+  int64_t rescored_lloyd, rescored_assign; /* exact inner products of the argmax, over all ranks */
 } km_result;
 
 /* The clustering options that kmeans and dedup share; each command numbers its own options from

@@ -24,6 +24,7 @@
 #include "jobs/recall.h"
 #include "kernels/keep.h"
 #include "kernels/kmeans.h"
+#include "kernels/quant.h"
 #include "mpi/comm.h"
 #include "mpi/components.h"
 #include "mpi/lookup.h"
@@ -51,7 +52,8 @@ static const char dedup_help[] =
     "  --against PATH[:DATASET]  items already kept (repeatable, @LIST): searched with the new ones, never\n"
     "                            removed, never compared with each other; /ids, /keep... cover -i rows only\n"
     "  --removed-csv PATH        also write one line per removed item: id,file,row,representative,\n"
-    "                            representative_file,representative_row,similarity\n" MA_COMMON_HELP;
+    "                            representative_file,representative_row,similarity\n" MA_SCREEN_HELP
+    MA_COMMON_HELP;
 
 enum {
   OPT_THRESHOLD = OPT_KM_NEXT, OPT_KEEP, OPT_PRIORITY,
@@ -88,6 +90,7 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
                                             {"kmeans-stop", required_argument, 0, OPT_KMEANS_STOP},
                                             {"removed-csv", required_argument, 0, OPT_REMOVED_CSV},
                                             {"against", required_argument, 0, OPT_AGAINST},
+                                            MA_SCREEN_LONG,
                                             {0, 0, 0, 0}};
   int opt, handled;
   opts_init(&c->common);
@@ -145,6 +148,7 @@ static ma_status parse(int argc, char **argv, dedup_cfg *c)
     c->reclusterings = 1;
   }
   c->km.seed = c->common.seed;
+  c->km.screen = opts_screen_int8(&c->common);
   /* what is read: the new items, then the kept ones, so that the kept ones' implicit ids continue
    * after the last -i row */
   c->all = c->common;
@@ -460,6 +464,10 @@ static json_t *phase_json(const dedup_phase_stats *p, const km_result *res, cons
   json_object_set_new(o, "search_seconds", json_real(ss ? ss->seconds : 0));
   json_object_set_new(o, "search_gflops_per_rank", json_real(ss ? ss->gflops : 0));
   json_object_set_new(o, "exchange_seconds", json_real(ss ? ss->exchange_seconds : 0));
+  /* exact inner products beyond the GEMM: they depend on the tiles, hence on the rank count */
+  json_object_set_new(o, "lloyd_rescored", json_integer(res->rescored_lloyd));
+  json_object_set_new(o, "assign_rescored", json_integer(res->rescored_assign));
+  json_object_set_new(o, "search_rescored", json_integer(ss ? ss->rescored : 0));
   return o;
 }
 
@@ -527,7 +535,7 @@ static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
     pairbuf found = {0};
     dedup_search_stats ss;
     ma_status st = dedup_search(comm, &rows, ji->rows.ids, s->pos, s->res.assignment, s->res.sizes, c->km.k,
-                                s->kept_from, round_rows, c->lowest, r, &found, &ss);
+                                s->kept_from, round_rows, c->lowest, c->km.screen, r, &found, &ss);
     if (st != MA_OK) {
       pairbuf_free(&found);
       return st;
@@ -538,6 +546,10 @@ static ma_status find_pairs(MPI_Comm comm, const dedup_cfg *c, dedup_state *s, i
     MA_CALL(mpi_sum_i64(comm, s->ps.n, &total));
     log_info("clustering %d: %lld pairs >= %.4f found, %lld distinct over clusterings 0..%d; moved %.1f MiB",
              r, (long long)new_pairs, c->lowest, (long long)total, r, (double)ss.bytes_moved / (1 << 20));
+    log_info("clustering %d: screening %s; exact inner products: Lloyd %lld, assignment %lld, search %lld (%.3g%% "
+             "of %.4g compared pairs)", r, opts_screen_name(c->km.screen), (long long)s->res.rescored_lloyd,
+             (long long)s->res.rescored_assign, (long long)ss.rescored,
+             ss.flops > 0 ? 100.0 * (double)ss.rescored / (ss.flops / (2.0 * (double)d)) : 0.0, ss.flops / (2.0 * (double)d));
     ps = (dedup_phase_stats){(double)new_pairs, (double)total, ss.flops,
                              s->res.flops,
                              ss.work_mean > 0 ? ss.work_max / ss.work_mean : 1, ss.rounds, (double)ss.bytes_moved};
@@ -712,7 +724,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   clusterings = json_array();
   MA_TRY(find_pairs(comm, &c, &s, round_rows, clusterings));
 
-  int64_t sampled = 0;
+  int64_t sampled = 0, recall_rescored = 0;
   if (c.recall_sample > 0 && !c.exact) {
     log_phase_begin("recall");
     ma_rows rows = {s.ji.rows.data, s.ji.rows.type, local, d};
@@ -723,7 +735,10 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
     if (saved) MA_TRY(dckpt_load_recall(s.ck, s.recall, c.reclusterings, &sampled));
     else {
       MA_TRY(recall_estimate(comm, &rows, s.local_new, s.ji.rows.ids, &s.ps, c.recall_sample, c.common.seed, (float)c.thresholds[0],
-                             c.reclusterings, s.recall, &sampled));
+                             c.km.screen, c.reclusterings, s.recall, &sampled, &recall_rescored));
+      log_info("recall: screening %s; %lld exact inner products (%.3g%% of %lld)", opts_screen_name(c.km.screen),
+               (long long)recall_rescored, 100.0 * (double)recall_rescored / ((double)sampled * (double)s.ji.n),
+               (long long)(sampled * s.ji.n));
       if (s.ck) MA_TRY(dckpt_save_recall(s.ck, s.recall, c.reclusterings, sampled));
       MA_TRY(mpi_safe_point(comm, c.common.workdir));
     }
@@ -785,6 +800,9 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   json_object_set_new(s.sum, "kmeans", json_string(c.exact ? "none" : km_method_name(&c.km)));
   json_object_set_new(s.sum, "reclusterings", json_integer(c.reclusterings));
   json_object_set_new(s.sum, "exact", json_boolean(c.exact));
+  json_object_set_new(s.sum, "screen", json_string(opts_screen_name(c.km.screen)));
+  if (c.km.screen) json_object_set_new(s.sum, "integer_gemm", json_string(q8_gemm_name()));
+  json_object_set_new(s.sum, "recall_rescored", json_integer(recall_rescored));
   json_object_set_new(s.sum, "dropped", json_integer(s.ji.dropped));
   json_object_set_new(s.sum, "clusterings", clusterings);
   clusterings = NULL;

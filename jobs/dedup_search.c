@@ -7,16 +7,17 @@
 
 #include "core/log.h"
 #include "kernels/ip_handlers.h"
+#include "kernels/quant.h"
 #include "kernels/search_plan.h"
 #include "kernels/topk_exact.h"
 #include "mpi/comm.h"
 #include "mpi/members.h"
 
 /* Runs this rank's tasks of one round on the members it received. */
-static ma_status run_tasks(const search_plan *p, const members *m, int rank, int round, float threshold, int r,
-                           ip_workspace *ws, pairbuf *out)
+static ma_status run_tasks(const search_plan *p, const members *m, int rank, int round, float threshold, int screen,
+                           int r, ip_workspace *ws, pairbuf *out, int64_t *rescored)
 {
-  const ip_blocking blk = {.ws = ws};
+  ip_blocking blk = {.ws = ws};
   ma_status st = MA_OK;
   size_t esize = m->type == MA_F16 ? 2 : 4;
   for (int64_t t = 0; t < p->ntasks && st == MA_OK; t++) {
@@ -27,11 +28,21 @@ static ma_status run_tasks(const search_plan *p, const members *m, int rank, int
     members_block(m, gj, &lj, &hj);
     ma_rows xi = {(const char *)m->vec + (size_t)(li * m->ld) * esize, m->type, hi - li, m->ld};
     ma_rows xj = {(const char *)m->vec + (size_t)(lj * m->ld) * esize, m->type, hj - lj, m->ld};
-    /* GEMM finds the candidates; the exact inner product decides and is what is reported. */
+    /* GEMM (or the int8 screening) finds the candidates; the exact inner product decides and is what is
+     * reported. */
+    q8_screen q = {0};
     ip_range_ctx rc;
-    ip_range_init(&rc, threshold - topk_exact_band(m->dim), gi == gj);
+    float band = topk_exact_band(m->dim);
+    blk.screen = NULL;
+    if (screen && xi.rows && xj.rows && (st = q8_screen_init(&q, &xi, gi == gj ? &xi : &xj, m->dim)) == MA_OK) {
+      blk.screen = &q;
+      band = q.band;
+    }
+    ip_range_init(&rc, ip_reach_of(threshold, band), gi == gj);
     ip_handler h = ip_range_handler(&rc);
-    if (xi.rows && xj.rows) st = gi == gj ? ip_search_self(&xi, m->dim, &h, &blk) : ip_search(&xi, &xj, m->dim, &h, &blk);
+    if (st == MA_OK && xi.rows && xj.rows)
+      st = gi == gj ? ip_search_self(&xi, m->dim, &h, &blk) : ip_search(&xi, &xj, m->dim, &h, &blk);
+    *rescored += rc.n;
     for (int64_t k = 0; k < rc.n && st == MA_OK; k++) {
       float sim = topk_exact_dot(&xi, rc.pairs[k].a, &xj, rc.pairs[k].b, m->dim);
       if (sim < threshold) continue;
@@ -42,13 +53,14 @@ static ma_status run_tasks(const search_plan *p, const members *m, int rank, int
       st = pairbuf_push(out, &pr);
     }
     ip_range_free(&rc);
+    q8_screen_free(&q);
   }
   return st;
 }
 
 ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int64_t *pos,
                        const int32_t *assign, const int64_t *sizes, int64_t k, int64_t kept_from, int64_t round_rows,
-                       float threshold, int r, pairbuf *out, dedup_search_stats *stats)
+                       float threshold, int screen, int r, pairbuf *out, dedup_search_stats *stats)
 {
   ma_status st = MA_OK;
   search_plan p;
@@ -91,6 +103,7 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
            stats->work_mean > 0 ? stats->work_max / stats->work_mean : 1.0);
 
   double busy = 0, moving = 0;
+  int64_t rescored = 0;
   for (int round = 0; round < p.rounds; round++) {
     int64_t moved = 0, all_moved;
     double t_x = log_now();
@@ -99,7 +112,7 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
     MA_TRY(mpi_sum_i64(comm, moved, &all_moved));
     stats->bytes_moved += all_moved;
     double t0 = log_now();
-    st = run_tasks(&p, &m, rank, round, threshold, r, &ws, out);
+    st = run_tasks(&p, &m, rank, round, threshold, screen, r, &ws, out, &rescored);
     busy += log_now() - t0;
     MA_TRY(mpi_agree(comm, st));
     members_free(&m);
@@ -110,6 +123,7 @@ ma_status dedup_search(MPI_Comm comm, const ma_rows *local, const int64_t *ids, 
   MA_MPI_TRY(MPI_Allreduce(&busy, &stats->seconds, 1, MPI_DOUBLE, MPI_MAX, comm));
   MA_MPI_TRY(MPI_Allreduce(&moving, &stats->exchange_seconds, 1, MPI_DOUBLE, MPI_MAX, comm));
   MA_MPI_TRY(MPI_Allreduce(&rate, &stats->gflops, 1, MPI_DOUBLE, MPI_MIN, comm));
+  MA_TRY(mpi_sum_i64(comm, rescored, &stats->rescored));
   if (isinf(stats->gflops)) stats->gflops = 0;
 done:
   free(kept);

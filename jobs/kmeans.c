@@ -14,6 +14,7 @@
 #include "jobs/commands.h"
 #include "jobs/input.h"
 #include "jobs/options.h"
+#include "kernels/quant.h"
 #include "mpi/comm.h"
 
 static const char kmeans_help[] =
@@ -24,7 +25,8 @@ static const char kmeans_help[] =
     KM_HELP
     "  --iters I                Lloyd iterations at most (default 20; stops earlier when nothing moves)\n"
     "  --sample-per-cluster P   train on about P*K items (default 256; all items when P*K >= N)\n"
-    "  --reclusterings R        independent clusterings on different samples (default 1)\n" MA_COMMON_HELP;
+    "  --reclusterings R        independent clusterings on different samples (default 1)\n" MA_SCREEN_HELP
+    MA_COMMON_HELP;
 
 typedef struct kmeans_cfg {
   ma_opts common;
@@ -34,7 +36,7 @@ typedef struct kmeans_cfg {
 
 static ma_status parse(int argc, char **argv, kmeans_cfg *c)
 {
-  static const struct option longopts[] = {MA_COMMON_LONG, KM_LONG_OPTIONS, {0, 0, 0, 0}};
+  static const struct option longopts[] = {MA_COMMON_LONG, KM_LONG_OPTIONS, MA_SCREEN_LONG, {0, 0, 0, 0}};
   int opt, handled;
   opts_init(&c->common);
   c->km = (km_config){.k = 1024, .iters = 20, .per_cluster = 256, .init_rounds = 5};
@@ -50,6 +52,7 @@ static ma_status parse(int argc, char **argv, kmeans_cfg *c)
   if (!c->common.output) return ma_fail(MA_ERR_USAGE, "kmeans needs -o OUT.h5");
   if (c->common.ninputs == 0) return ma_fail(MA_ERR_USAGE, "kmeans needs -i PATH[:DATASET]");
   c->km.seed = c->common.seed;
+  c->km.screen = opts_screen_int8(&c->common);
   return MA_OK;
 }
 
@@ -129,6 +132,12 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
     log_info("clustering %d: objective %.6f over all %lld items after %d iterations (Lloyd %.1f GFLOP/s, "
              "assignment %.1f GFLOP/s)", r, res.objective, (long long)ji.n, res.iterations, res.gflops_lloyd,
              res.gflops_assign);
+    if (!saved)
+      log_info("clustering %d: screening %s; exact inner products: Lloyd %lld (%.3g%% of %lld), assignment %lld "
+               "(%.3g%% of %lld)", r, opts_screen_name(c.km.screen), (long long)res.rescored_lloyd,
+               100.0 * (double)res.rescored_lloyd / ((double)res.sample * (double)c.km.k * res.iterations),
+               (long long)((double)res.sample * (double)c.km.k * res.iterations), (long long)res.rescored_assign,
+               100.0 * (double)res.rescored_assign / ((double)ji.n * (double)c.km.k), (long long)(ji.n * c.km.k));
     log_phase_begin("write");
     MA_TRY(km_write(out, r, &res, c.km.k, d, ji.n, ji.offset, local));
     json_t *o = json_object();
@@ -140,6 +149,8 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
     json_object_set_new(o, "lloyd_gflops", json_real(res.gflops_lloyd));
     json_object_set_new(o, "assign_seconds", json_real(res.seconds_assign));
     json_object_set_new(o, "assign_gflops", json_real(res.gflops_assign));
+    json_object_set_new(o, "lloyd_rescored", json_integer(res.rescored_lloyd));
+    json_object_set_new(o, "assign_rescored", json_integer(res.rescored_assign));
     json_array_append_new(objs, o);
     if (r + 1 < c.reclusterings) km_result_free(&res);
   }
@@ -160,6 +171,8 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
   json_object_set_new(sum, "kmeans", json_string(km_method_name(&c.km)));
   json_object_set_new(sum, "objective", json_real(res.objective));
   json_object_set_new(sum, "clusterings", objs);
+  json_object_set_new(sum, "screen", json_string(opts_screen_name(c.km.screen)));
+  if (c.km.screen) json_object_set_new(sum, "integer_gemm", json_string(q8_gemm_name()));
   objs = NULL;
   MA_TRY(summary_write(comm, sum, c.common.summary, ji.n, d));
   log_info("wrote %s", c.common.output);

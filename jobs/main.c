@@ -12,6 +12,7 @@
 #include "io/atomic.h"
 #include "io/h5util.h"
 #include "jobs/commands.h"
+#include "kernels/quant.h"
 #include "mpi/comm.h"
 #include "mpi/watchdog.h"
 
@@ -54,8 +55,9 @@ static ma_status dispatch(MPI_Comm comm, int rank, int argc, char **argv)
   }
   if (!strcmp(argv[1], "--version")) {
     if (rank == 0)
-      printf("memaudit %s\ncpu path %s (this CPU runs %s)\nOpenBLAS core %s\n", MEMAUDIT_VERSION,
-             cpu_isa_name(cpu_isa_active()), cpu_isa_name(cpu_isa_hardware()), cpu_blas_core());
+      printf("memaudit %s\ncpu path %s (this CPU runs %s)\nOpenBLAS core %s\ninteger GEMM %s (--screen auto: %s)\n",
+             MEMAUDIT_VERSION, cpu_isa_name(cpu_isa_active()), cpu_isa_name(cpu_isa_hardware()), cpu_blas_core(),
+             q8_gemm_name(), q8_gemm_fast() && Q8_AUTO ? "int8" : "off");
     return MA_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
@@ -76,6 +78,11 @@ int main(int argc, char **argv)
    * next phase's peak then sits on top of the last one's. A fixed 4 MiB threshold returns them (dedup
    * on 1M x 256 f16, 2 ranks: peak RSS 523 -> 468 MiB on rank 0). */
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  /* oneDNN's integer GEMM mallocs and frees its packing buffers on every call (every tile of the int8
+   * screening): with the default 128 KiB trim threshold each free shrank the heap and the next call
+   * faulted the pages in again, a third of an audit's screened search in the kernel (brk, TLB flushes,
+   * page faults). Up to 16 MiB of free heap top stays mapped instead. */
+  mallopt(M_TRIM_THRESHOLD, 16 << 20);
 #endif
   /* The watchdog's thread (mpi/watchdog.h) makes MPI calls beside the main thread's. */
   double watch = 0;

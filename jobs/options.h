@@ -22,10 +22,16 @@ typedef struct ma_opts {
   int verbosity;
   int drop_invalid;
   int help;
+  int screen; /* --screen, the commands that search: an ma_screen */
 } ma_opts;
 
+/* --screen auto|int8|off: int8 screening of the searches (kernels/quant.h). auto: int8 where this
+ * process has a fast integer GEMM (oneDNN on the avx2 or avx512 path) and Q8_AUTO allows it (not yet:
+ * off). */
+typedef enum { MA_SCREEN_AUTO = 0, MA_SCREEN_INT8 = 1, MA_SCREEN_OFF = 2 } ma_screen;
+
 /* Long-only option codes. Commands number theirs from OPT_COMMAND. */
-enum { OPT_SUMMARY = 1000, OPT_SEED, OPT_WORKDIR, OPT_MEM, OPT_DROP_INVALID, OPT_COMMAND = 1100 };
+enum { OPT_SUMMARY = 1000, OPT_SEED, OPT_WORKDIR, OPT_MEM, OPT_DROP_INVALID, OPT_SCREEN, OPT_COMMAND = 1100 };
 
 #define MA_COMMON_SHORT "i:o:qvh"
 #define MA_COMMON_LONG                                                                    \
@@ -45,6 +51,22 @@ enum { OPT_SUMMARY = 1000, OPT_SEED, OPT_WORKDIR, OPT_MEM, OPT_DROP_INVALID, OPT
   "                              else physical memory / ranks on the node)\n"                 \
   "      --drop-invalid          skip NaN/Inf/zero-norm rows and count them, instead of failing\n" \
   "  -q, --quiet / -v, --verbose less / more progress on stderr\n"
+
+/* The option of the commands that search (kmeans, dedup, audit); opts_common handles it. */
+#define MA_SCREEN_LONG {"screen", required_argument, 0, OPT_SCREEN}
+#define MA_SCREEN_HELP                                                                           \
+  "      --screen auto|int8|off  screen the searches with an int8 GEMM and rescore what could\n"   \
+  "                              matter exactly: the same results, faster (default auto: off for\n" \
+  "                              now, see memaudit --version)\n"
+
+/* Whether o's --screen asks for int8 screening here: int8 yes, off no, auto when q8_gemm_fast() and
+ * Q8_AUTO.
+ * Not collective (every rank of a job runs the same code on the same kind of CPU; the results do
+ * not depend on it anyway). */
+int opts_screen_int8(const ma_opts *o);
+
+/* "int8" or "off". Not collective. */
+const char *opts_screen_name(int int8);
 
 /* Sets the defaults. Not collective. */
 void opts_init(ma_opts *o);

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "kernels/f16.h"
 #include "kernels/ip_handlers.h"
+#include "kernels/quant.h"
 #include "kernels/rng.h"
 #include "kernels/stats.h"
 #include "kernels/topk_exact.h"
@@ -96,8 +97,8 @@ typedef struct {
 } truth_msg;
 
 ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, int64_t drawable, const int64_t *ids,
-                          const pairset *ps, int64_t sample, uint64_t seed, float threshold, int R, recall_row *rows,
-                          int64_t *sampled)
+                          const pairset *ps, int64_t sample, uint64_t seed, float threshold, int screen, int R,
+                          recall_row *rows, int64_t *sampled, int64_t *rescored)
 {
   ma_status st = MA_OK;
   drawn *smp = NULL;
@@ -105,7 +106,8 @@ ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, int64_t drawable,
   int64_t s = 0, *counts = NULL, *rcounts = NULL, *tf = NULL, *sorted_ids = NULL, nrecv = 0;
   truth_msg *send = NULL, *recv = NULL;
   ip_range_ctx rc;
-  ip_range_init(&rc, threshold - topk_exact_band(local->ld), 0);
+  ip_range_init(&rc, 0, 0);
+  q8_screen q = {0};
   int nranks;
   MA_MPI(MPI_Comm_size(comm, &nranks));
   MA_TRY(draw(comm, ids, drawable, sample, seed, &smp, &s));
@@ -119,8 +121,17 @@ ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, int64_t drawable,
 
   /* Exact search of the sample against this rank's rows. */
   ma_rows x = {xs, MA_F32, s, local->ld};
+  ip_blocking blk = {0};
+  float band = topk_exact_band(local->ld);
+  if (screen && local->rows && (st = q8_screen_init(&q, &x, local, local->ld)) == MA_OK) {
+    blk.screen = &q;
+    band = q.band;
+  }
+  rc.threshold = ip_reach_of(threshold, band);
   ip_handler h = ip_range_handler(&rc);
-  st = local->rows ? ip_search(&x, local, local->ld, &h, NULL) : MA_OK;
+  if (st == MA_OK && local->rows) st = ip_search(&x, local, local->ld, &h, &blk);
+  MA_TRY(mpi_agree(comm, st));
+  MA_TRY(mpi_sum_i64(comm, rc.n, rescored));
   counts = calloc((size_t)nranks, sizeof *counts);
   rcounts = calloc((size_t)nranks, sizeof *rcounts);
   send = malloc((size_t)(rc.n + 1) * sizeof *send);
@@ -163,6 +174,7 @@ ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, int64_t drawable,
   }
 done:
   ip_range_free(&rc);
+  q8_screen_free(&q);
   free(smp);
   free(xs);
   free(counts);

@@ -20,10 +20,11 @@ typedef struct recall_row {
 
 /* rows[r] = the recall after clusterings 0..r, for r < R. The sample is drawn from the first `drawable`
  * local rows (all of them, or with dedup --against the new items, so that the estimate covers the
- * pairs that involve new items); it is searched against every row. *sampled gets the sample's size.
- * Collective. */
+ * pairs that involve new items); it is searched against every row, with the int8 screening when screen
+ * is 1 (the same pairs). *sampled gets the sample's size, *rescored the candidate pairs whose exact
+ * inner product was computed (all ranks). Collective. */
 ma_status recall_estimate(MPI_Comm comm, const ma_rows *local, int64_t drawable, const int64_t *ids,
-                          const pairset *ps, int64_t sample, uint64_t seed, float threshold, int R, recall_row *rows,
-                          int64_t *sampled);
+                          const pairset *ps, int64_t sample, uint64_t seed, float threshold, int screen, int R,
+                          recall_row *rows, int64_t *sampled, int64_t *rescored);
 
 #endif

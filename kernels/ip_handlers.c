@@ -220,15 +220,17 @@ void ip_argmax_init(ip_argmax_ctx *c, const ma_rows *x, const ma_rows *y, int64_
   c->y = y;
   c->d = d;
   c->rescored = 0;
+  c->band = topk_exact_band(d);
   for (int64_t i = 0; i < x->rows; i++) {
     best[i] = -1;
     best_sim[i] = -INFINITY;
   }
 }
 
-/* The largest float at most v - band: a GEMM similarity below it is more than band below v, so its
- * exact value is below v. */
-static float reach_of(float v, float band)
+int64_t ip_first_ge(const float *s, int64_t from, int64_t n, float t) { return scan()->first_ge(s, from, n, t); }
+
+/* A GEMM similarity below reach_of(v, band) is more than band below v, so its exact value is below v. */
+float ip_reach_of(float v, float band)
 {
   double t = (double)v - (double)band;
   float f = (float)t;
@@ -254,20 +256,20 @@ static ma_status argmax_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int6
 {
   ip_argmax_ctx *c = ctx;
   const row_scan *sc = scan();
-  float band = topk_exact_band(c->d);
+  float band = c->band;
   for (int64_t i = 0; i < mi; i++) {
     const float *r = s + i * lds;
     int64_t row = i0 + i;
     float m = sc->max(r, nj);
-    if (!(m >= reach_of(c->best_sim[row], band))) continue; /* also when m is NaN */
+    if (!(m >= ip_reach_of(c->best_sim[row], band))) continue; /* also when m is NaN */
     int64_t jm = sc->first_ge(r, 0, nj, m);
     if (jm == nj) continue; /* m is -INFINITY from a row of NaNs */
     argmax_consider(c, row, j0 + jm);
-    float reach = reach_of(c->best_sim[row], band);
+    float reach = ip_reach_of(c->best_sim[row], band);
     for (int64_t j = sc->first_ge(r, 0, nj, reach); j < nj; j = sc->first_ge(r, j + 1, nj, reach)) {
       if (j == jm) continue;
       argmax_consider(c, row, j0 + j);
-      reach = reach_of(c->best_sim[row], band);
+      reach = ip_reach_of(c->best_sim[row], band);
     }
   }
   return MA_OK;

@@ -29,16 +29,26 @@ typedef struct {
   const ma_rows *x, *y; /* the rows of the search, to rescore candidates */
   int64_t d;
   int64_t rescored;    /* exact inner products computed so far (for logs and tests) */
+  float band;          /* the bound on |tile value - exact|: topk_exact_band(d) for SGEMM tiles, the
+                          screening's band for int8 ones (kernels/quant.h) */
 } ip_argmax_ctx;
 
 /* Points c at best[x->rows] and best_sim[x->rows], empties them, and keeps x, y and d, which must be
- * those given to ip_search. Not collective. */
+ * those given to ip_search; band = topk_exact_band(d) (a screened search sets its own). Not collective. */
 void ip_argmax_init(ip_argmax_ctx *c, const ma_rows *x, const ma_rows *y, int64_t d, int64_t *best,
                     float *best_sim);
 
 /* The handler that keeps, per x row, the largest exact inner product and its y row (ties: lower y row).
  * Not collective. */
 ip_handler ip_argmax_handler(ip_argmax_ctx *c);
+
+/* The first j in [from, n) with s[j] >= t, or n: the handlers' vector row scan (the path
+ * cpu_isa_active() names), for handlers built on them (kernels/topk_exact.c). Not collective. */
+int64_t ip_first_ge(const float *s, int64_t from, int64_t n, float t);
+
+/* The largest float at most v - band (exactly, not rounded to nearest): an approximate similarity below
+ * it is more than band below v. Not collective. */
+float ip_reach_of(float v, float band);
 
 /* ---- top-k ---- */
 

@@ -8,9 +8,11 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "kernels/f16.h"
+#include "kernels/quant.h"
 
 /* One operand as the tiles see it: the caller's float rows, or a float copy of rows
  * [first, first + n) of the caller's float16 rows. */
@@ -70,20 +72,20 @@ static ma_status blocking(const ip_blocking *b, int64_t *bm, int64_t *bn, int64_
   return MA_OK;
 }
 
-static void *alloc_floats(int64_t n)
+static void *alloc_bytes(int64_t n)
 {
   /* 64-byte aligned, so that tile rows with lds % 16 == 0 start on a cache line */
-  size_t bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+  size_t bytes = ((size_t)n + 63) & ~(size_t)63;
   return bytes ? aligned_alloc(64, bytes) : NULL;
 }
 
-/* Buffer `slot` of at least n floats: ws's, grown if need be, or a new one (ws NULL). */
-static float *take(ip_workspace *ws, int slot, int64_t n)
+/* Buffer `slot` of at least n bytes: ws's, grown if need be, or a new one (ws NULL). */
+static void *take(ip_workspace *ws, int slot, int64_t n)
 {
-  if (!ws) return alloc_floats(n);
+  if (!ws) return alloc_bytes(n);
   if (ws->cap[slot] < n) {
     free(ws->buf[slot]);
-    ws->buf[slot] = alloc_floats(n);
+    ws->buf[slot] = alloc_bytes(n);
     ws->cap[slot] = ws->buf[slot] ? n : 0;
   }
   return ws->buf[slot];
@@ -91,11 +93,137 @@ static float *take(ip_workspace *ws, int slot, int64_t n)
 
 void ip_workspace_free(ip_workspace *w)
 {
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < 8; k++) {
     free(w->buf[k]);
     w->buf[k] = NULL;
     w->cap[k] = 0;
   }
+}
+
+/* The loop of a search: which operand is outer (the one with more rows), its block and the inner one's
+ * tile rows, their row counts, the inner chunk in rows (a multiple of ib, at most IP_CHUNK_BYTES as
+ * float, at most all of them), and the tile's row stride. Tile rows are padded to a multiple of 16
+ * floats, so that they start on cache lines for the handlers, but not to a multiple of 1 KiB, whose rows
+ * fall in few L1 sets when SGEMM stores C (measured ~2% slower). */
+typedef struct {
+  int x_outer;
+  int64_t ob, ib, orows, irows, chunk, lds;
+} loop_shape;
+
+static loop_shape shape_of(const ma_rows *x, const ma_rows *y, int64_t d, int64_t bm, int64_t bn, int64_t chunk)
+{
+  loop_shape l;
+  l.x_outer = x->rows >= y->rows;
+  l.ob = l.x_outer ? bm : bn;
+  l.ib = l.x_outer ? bn : bm;
+  l.orows = l.x_outer ? x->rows : y->rows;
+  l.irows = l.x_outer ? y->rows : x->rows;
+  if (chunk == 0) chunk = IP_CHUNK_BYTES / (d * (int64_t)sizeof(float));
+  chunk = chunk < l.ib ? l.ib : chunk / l.ib * l.ib;
+  l.chunk = chunk > l.irows ? l.irows : chunk;
+  if (l.ob > l.orows) l.ob = l.orows;
+  l.lds = ((bn < y->rows ? bn : y->rows) + 15) / 16 * 16;
+  if (l.lds % 256 == 0) l.lds += 16;
+  return l;
+}
+
+/* One side of a screened search, quantised: rows [first, first + n) of src as bytes (d per row), and for
+ * the y side the column offsets of the integer GEMM. */
+typedef struct {
+  const ma_rows *src;
+  int is_x;
+  uint8_t *q;
+  int32_t *co;
+  int64_t first;
+} qoperand;
+
+/* Quantises rows [r0, r0 + n) of op: the x side unsigned (q + levels + 1), the y side signed with
+ * co[r] = -(x side's offset) * sum of the row, which takes the offset back out of every product. */
+static void qoperand_load(qoperand *op, const q8_screen *sc, int64_t r0, int64_t n, float *row)
+{
+  int64_t d = sc->d;
+  int levels = op->is_x ? sc->xlevels : 127, offset = op->is_x ? sc->xlevels + 1 : 0;
+  for (int64_t r = 0; r < n; r++) {
+    const float *v = row;
+    if (op->src->type == MA_F16) f16_to_f32((const uint16_t *)op->src->data + (r0 + r) * op->src->ld, row, d);
+    else v = (const float *)op->src->data + (r0 + r) * op->src->ld;
+    uint8_t *q = op->q + r * d;
+    q8_quantize_q(v, d, levels, offset, q);
+    if (!op->is_x) {
+      int32_t t = 0;
+      for (int64_t c = 0; c < d; c++) t += (int8_t)q[c];
+      op->co[r] = -(sc->xlevels + 1) * t;
+    }
+  }
+  op->first = r0;
+}
+
+/* run() with int8 tiles: the same loop order and chunks, each operand quantised where run() widens
+ * float16 (the inner chunk once, an outer block once per chunk), the tile by the integer GEMM, then
+ * converted to screened similarities (q8_tile_to_float). A self-search computes whole tiles from the
+ * diagonal on (the entries left of it are there but, as the contract says, not to be used). */
+static ma_status run_q8(const ma_rows *x, const ma_rows *y, int64_t d, const ip_handler *h, int64_t bm, int64_t bn,
+                        int64_t chunk, ip_workspace *ws, const q8_screen *sc, int self)
+{
+  ma_status st = MA_OK;
+  if (sc->d != d || sc->x->rows != x->rows || sc->y->rows != y->rows)
+    return ma_fail(MA_ERR_USAGE, "ip_search: the int8 screening was made for other rows");
+  loop_shape l = shape_of(x, y, d, bm, bn, chunk);
+  int x_outer = l.x_outer;
+  qoperand xo = {x, 1, NULL, NULL, 0}, yo = {y, 0, NULL, NULL, 0};
+  qoperand *outer = x_outer ? &xo : &yo, *inner = x_outer ? &yo : &xo;
+  int64_t ob = l.ob, ib = l.ib, orows = l.orows, irows = l.irows, lds = l.lds;
+  chunk = l.chunk;
+  int64_t mrows = bm < x->rows ? bm : x->rows;
+  float *s = take(ws, 0, mrows * lds * (int64_t)sizeof(float));
+  int32_t *c = take(ws, 3, mrows * lds * (int64_t)sizeof(int32_t));
+  float *row = take(ws, 4, d * (int64_t)sizeof(float));
+  outer->q = take(ws, 5, ob * d);
+  inner->q = take(ws, 6, chunk * d);
+  yo.co = take(ws, 7, (x_outer ? chunk : ob) * (int64_t)sizeof(int32_t));
+  if (!s || !c || !row || !outer->q || !inner->q || !yo.co) {
+    st = ma_fail(MA_ERR_RUNTIME, "ip_search: out of memory for the int8 workspace (d %lld, bm %lld, bn %lld, "
+                 "chunk %lld)", (long long)d, (long long)bm, (long long)bn, (long long)chunk);
+    goto done;
+  }
+  for (int64_t c0 = 0; c0 < irows; c0 += chunk) {
+    int64_t cn = irows - c0 < chunk ? irows - c0 : chunk;
+    qoperand_load(inner, sc, c0, cn, row);
+    for (int64_t o0 = 0; o0 < orows; o0 += ob) {
+      int64_t on = orows - o0 < ob ? orows - o0 : ob;
+      int loaded_outer = 0;
+      for (int64_t q0 = c0; q0 < c0 + cn; q0 += ib) {
+        int64_t qn = c0 + cn - q0 < ib ? c0 + cn - q0 : ib;
+        int64_t i0 = x_outer ? o0 : q0, mi = x_outer ? on : qn;
+        int64_t j0 = x_outer ? q0 : o0, nj = x_outer ? qn : on;
+        if (self) {
+          if (j0 + nj <= i0 + 1) continue;
+          if (j0 < i0) {
+            nj -= i0 - j0;
+            j0 = i0;
+          }
+        }
+        if (!loaded_outer) {
+          qoperand_load(outer, sc, o0, on, row);
+          loaded_outer = 1;
+        }
+        q8_gemm(mi, nj, d, xo.q + (i0 - xo.first) * d, d, (const int8_t *)yo.q + (j0 - yo.first) * d, d,
+                yo.co + (j0 - yo.first), c, lds);
+        q8_tile_to_float(sc, i0, j0, mi, nj, c, lds, s, lds);
+        MA_TRY(h->tile(h->ctx, i0, j0, mi, nj, s, lds));
+      }
+    }
+  }
+done:
+  if (!ws) {
+    free(s);
+    free(c);
+    free(row);
+    free(outer->q);
+    free(inner->q);
+    free(yo.co);
+  }
+  return st;
 }
 
 static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_handler *h,
@@ -112,29 +240,24 @@ static ma_status run(const ma_rows *x, const ma_rows *y, int64_t d, const ip_han
   int64_t bm, bn, chunk;
   MA_CALL(blocking(b, &bm, &bn, &chunk));
   if (x->rows == 0 || y->rows == 0) return MA_OK;
+  /* a screening whose band is not finite (a row with a NaN or an infinity) would rescore everything:
+   * the SGEMM tiles are then as good and faster */
+  if (b && b->screen && isfinite(b->screen->band)) return run_q8(x, y, d, h, bm, bn, chunk, b->ws, b->screen, self);
 
-  int x_outer = x->rows >= y->rows;
+  loop_shape l = shape_of(x, y, d, bm, bn, chunk);
+  int x_outer = l.x_outer;
   operand *outer = x_outer ? &xo : &yo, *inner = x_outer ? &yo : &xo;
-  int64_t ob = x_outer ? bm : bn, ib = x_outer ? bn : bm;
-  int64_t orows = outer->src->rows, irows = inner->src->rows;
-  if (chunk == 0) chunk = IP_CHUNK_BYTES / (d * (int64_t)sizeof(float));
-  chunk = chunk < ib ? ib : chunk / ib * ib;
-  if (chunk > irows) chunk = irows;
-  if (ob > orows) ob = orows;
+  int64_t ob = l.ob, ib = l.ib, orows = l.orows, irows = l.irows, lds = l.lds;
+  chunk = l.chunk;
   ip_workspace *ws = b ? b->ws : NULL;
   /* x against itself in one chunk: the outer blocks are rows of the widened inner chunk, so float16
    * rows are widened once, not twice */
   int share = self && x->type == MA_F16 && chunk == irows;
 
-  /* Tile rows padded to a multiple of 16 floats, so that they start on cache lines for the
-   * handlers, but not to a multiple of 1 KiB, whose rows fall in few L1 sets when SGEMM stores C
-   * (measured ~2% slower). */
-  int64_t lds = ((bn < y->rows ? bn : y->rows) + 15) / 16 * 16;
-  if (lds % 256 == 0) lds += 16;
-  s = take(ws, 0, (bm < x->rows ? bm : x->rows) * lds);
+  s = take(ws, 0, (bm < x->rows ? bm : x->rows) * lds * (int64_t)sizeof(float));
   if (!s) goto nomem;
-  if (outer->src->type == MA_F16 && !share && !(outer->buf = take(ws, 1, ob * d))) goto nomem;
-  if (inner->src->type == MA_F16 && !(inner->buf = take(ws, 2, chunk * d))) goto nomem;
+  if (outer->src->type == MA_F16 && !share && !(outer->buf = take(ws, 1, ob * d * (int64_t)sizeof(float)))) goto nomem;
+  if (inner->src->type == MA_F16 && !(inner->buf = take(ws, 2, chunk * d * (int64_t)sizeof(float)))) goto nomem;
 
   for (int64_t c0 = 0; c0 < irows; c0 += chunk) {
     int64_t cn = irows - c0 < chunk ? irows - c0 : chunk;

@@ -40,13 +40,19 @@ typedef struct ip_handler {
  * ip_blocking.ws, so that they are allocated, and their pages faulted in, once rather than per call
  * (page faults were a tenth of a float16 search's time on 2 ranks); ip_workspace_free() returns them. */
 typedef struct ip_workspace {
-  float *buf[3];
-  int64_t cap[3]; /* floats */
+  void *buf[8];
+  int64_t cap[8]; /* bytes */
 } ip_workspace;
 
+struct q8_screen;
+
+/* screen: NULL for the SGEMM tiles; else the int8 screening of this search's x and y (kernels/quant.h,
+ * q8_screen_init on the same rows): tiles then hold screened similarities, within screen->band of the
+ * exact ones (not of SGEMM's), and the handler must use that band. */
 typedef struct {
   int64_t bm, bn, chunk;
   ip_workspace *ws; /* NULL: buffers allocated and freed by each call */
+  const struct q8_screen *screen;
 } ip_blocking;
 
 /* Frees the buffers of w and empties it. Not collective. */

@@ -9,6 +9,7 @@
 #include "core/cpu.h"
 #include "kernels/f16.h"
 #include "kernels/ip_handlers.h"
+#include "kernels/quant.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define TOPK_X86 1
@@ -193,6 +194,117 @@ static void full_row(const ma_rows *x, int64_t i, const ma_rows *y, int64_t d, c
   for (int64_t j = 0; j < y->rows; j++) insert(k, ids, sims, y_ids ? y_ids[j] : j, topk_exact_dot(x, i, y, j, d));
 }
 
+/* ---- screened top-k: the lists kept exact in the handler ---- */
+
+/* With int8 tiles the band is hundreds of times SGEMM's, and a list of k + margin candidates by screened
+ * value would often fall short (many items within the band of the k-th): instead the handler keeps
+ * each row's exact list itself. An entry is rescored when its screened value reaches the row's exact
+ * k-th minus the band; any other entry's exact value is below that k-th, which only rises, so it cannot
+ * enter the list (ties included: it is strictly below). A row whose list is not yet full first rescores
+ * its k best entries of the tile by screened value, so that the bar starts high. */
+typedef struct {
+  const ma_rows *x, *y;
+  int64_t d;
+  const int64_t *y_ids;
+  int k;
+  float band, threshold, lo, certain; /* lo: the count's candidates; certain: counted without rescoring */
+  int64_t *ids, *count;
+  float *sims, *tmp;
+  int64_t rescored;
+} screen_ctx;
+
+/* The k-th largest of v[0, n) (n > k >= 1), reordering v. */
+static float kth_largest(float *v, int64_t n, int64_t k)
+{
+  int64_t lo = 0, hi = n - 1, want = k - 1;
+  while (lo < hi) {
+    float p = v[lo + (hi - lo) / 2];
+    int64_t i = lo, j = hi;
+    while (i <= j) {
+      while (v[i] > p) i++;
+      while (v[j] < p) j--;
+      if (i <= j) {
+        float t = v[i];
+        v[i++] = v[j];
+        v[j--] = t;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return v[want];
+  }
+  return v[want];
+}
+
+static void screen_consider(screen_ctx *c, int64_t row, int64_t col)
+{
+  c->rescored++;
+  float e = topk_exact_dot(c->x, row, c->y, col, c->d);
+  insert(c->k, c->ids + row * c->k, c->sims + row * c->k, c->y_ids ? c->y_ids[col] : col, e);
+}
+
+static ma_status screen_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const float *s, int64_t lds)
+{
+  screen_ctx *c = ctx;
+  int k = c->k;
+  for (int64_t i = 0; i < mi; i++) {
+    const float *r = s + i * lds;
+    int64_t row = i0 + i;
+    float *os = c->sims + row * k;
+    if (c->count)
+      for (int64_t j = ip_first_ge(r, 0, nj, c->lo); j < nj; j = ip_first_ge(r, j + 1, nj, c->lo)) {
+        if (r[j] >= c->certain) {
+          c->count[row]++;
+        } else {
+          c->rescored++;
+          c->count[row] += topk_exact_dot(c->x, row, c->y, j0 + j, c->d) >= c->threshold;
+        }
+      }
+    float top = -INFINITY; /* entries at or above it are rescored first */
+    if (c->ids[row * k + k - 1] < 0 && nj > k) {
+      for (int64_t j = 0; j < nj; j++) c->tmp[j] = r[j];
+      top = kth_largest(c->tmp, nj, k);
+      for (int64_t j = ip_first_ge(r, 0, nj, top); j < nj; j = ip_first_ge(r, j + 1, nj, top))
+        screen_consider(c, row, j0 + j);
+    }
+    float reach = ip_reach_of(os[k - 1], c->band);
+    for (int64_t j = ip_first_ge(r, 0, nj, reach); j < nj; j = ip_first_ge(r, j + 1, nj, reach)) {
+      if (r[j] >= top && top > -INFINITY) continue; /* rescored above */
+      screen_consider(c, row, j0 + j);
+      reach = ip_reach_of(os[k - 1], c->band);
+    }
+  }
+  return MA_OK;
+}
+
+/* topk_exact on screened tiles (b->screen set). */
+static ma_status topk_screened(const ma_rows *x, const ma_rows *y, int64_t d, const int64_t *y_ids, int k,
+                               float threshold, int64_t *ids, float *sims, int64_t *count, const ip_blocking *b,
+                               topk_exact_stats *stats)
+{
+  ma_status st = MA_OK;
+  float band = b->screen->band;
+  double cert = (double)threshold + (double)band;
+  float certain = (float)cert;
+  if ((double)certain < cert) certain = nextafterf(certain, INFINITY);
+  screen_ctx c = {x, y, d, y_ids, k, band, threshold, ip_reach_of(threshold, band), certain, ids, count, sims,
+                  NULL, 0};
+  for (int64_t i = 0; i < x->rows * (int64_t)k; i++) {
+    ids[i] = -1;
+    sims[i] = -INFINITY;
+  }
+  if (count)
+    for (int64_t i = 0; i < x->rows; i++) count[i] = 0;
+  int64_t bn = b->bn ? b->bn : IP_BN_DEFAULT, bm = b->bm ? b->bm : IP_BM_DEFAULT;
+  MA_ALLOC(c.tmp, bn > bm ? bn : bm);
+  ip_handler h = {screen_tile, &c};
+  MA_TRY(ip_search(x, y, d, &h, b));
+  if (stats) stats->rescored += c.rescored;
+done:
+  free(c.tmp);
+  return st;
+}
+
 ma_status topk_exact(const ma_rows *x, const ma_rows *y, int64_t d, const int64_t *y_ids, int k, float threshold,
                      int64_t *ids, float *sims, int64_t *count, const ip_blocking *b, topk_exact_stats *stats)
 {
@@ -203,6 +315,8 @@ ma_status topk_exact(const ma_rows *x, const ma_rows *y, int64_t d, const int64_
   ip_range_init(&band, 0, 0);
   if (k < 1 || d < 1 || !x || !y || (x->rows > 0 && (!ids || !sims)))
     return ma_fail(MA_ERR_USAGE, "topk_exact: k %d, d %lld or a NULL argument", k, (long long)d);
+  if (b && b->screen && isfinite(b->screen->band))
+    return topk_screened(x, y, d, y_ids, k, threshold, ids, sims, count, b, stats);
   int w = k + margin(k);
   float bw = topk_exact_band(d);
   MA_ALLOC(cid, x->rows * w);

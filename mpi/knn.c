@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "kernels/quant.h"
 #include "kernels/topk_exact.h"
 #include "mpi/comm.h"
 
@@ -70,6 +71,7 @@ ma_status knn_search(MPI_Comm comm, const knn_train *train, const ma_rows *q, co
   MPI_Datatype rtype = MPI_DATATYPE_NULL;
   MPI_Op op = MPI_OP_NULL;
   topk_exact_stats stats = {0, 0};
+  q8_info ti = {0}, qi = {0}; /* the training rows' quantities (made once), a block's */
   MA_MPI(MPI_Comm_rank(comm, &rank));
   MA_MPI(MPI_Comm_size(comm, &nranks));
   if (k < 1) return ma_fail(MA_ERR_USAGE, "knn_search: k = %d", k);
@@ -85,6 +87,7 @@ ma_status knn_search(MPI_Comm comm, const knn_train *train, const ma_rows *q, co
   if (st == MA_OK && (MPI_Type_contiguous((int)rb, MPI_BYTE, &rtype) != MPI_SUCCESS || MPI_Type_commit(&rtype) != MPI_SUCCESS ||
                       MPI_Op_create(merge_op, 1, &op) != MPI_SUCCESS))
     st = ma_fail(MA_ERR_RUNTIME, "cannot create the MPI type and operation of the k-NN merge");
+  if (st == MA_OK && p->screen) st = q8_info_init(&ti, &train->rows, d, 127);
   MA_TRY(mpi_agree(comm, st));
 
   for (int owner = 0; owner < nranks; owner++) {
@@ -92,7 +95,14 @@ ma_status knn_search(MPI_Comm comm, const knn_train *train, const ma_rows *q, co
       int64_t m = nq[owner] - b0 < block ? nq[owner] - b0 : block;
       MA_TRY(bcast_block(comm, owner, rank, q, d, b0, m, qbuf));
       ma_rows blk = {qbuf, q->type, m, d};
-      st = topk_exact(&blk, &train->rows, d, train->ids, k, p->threshold, lid, lsim, lcount, NULL, &stats);
+      q8_screen sc;
+      ip_blocking b = {0};
+      if (p->screen && (st = q8_info_init(&qi, &blk, d, q8_levels_x())) == MA_OK) {
+        q8_screen_set(&sc, &qi, &ti, d);
+        b.screen = &sc;
+      }
+      if (st == MA_OK) st = topk_exact(&blk, &train->rows, d, train->ids, k, p->threshold, lid, lsim, lcount, &b, &stats);
+      q8_info_free(&qi);
       MA_TRY(mpi_agree(comm, st));
       for (int64_t i = 0; i < m; i++) {
         char *r = recs + i * rb;
@@ -112,12 +122,16 @@ ma_status knn_search(MPI_Comm comm, const knn_train *train, const ma_rows *q, co
       log_progress(done_q, total);
     }
   }
-  int64_t fallback = 0;
+  int64_t fallback = 0, rescored = 0;
   MA_TRY(mpi_sum_i64(comm, stats.fallback_rows, &fallback));
+  MA_TRY(mpi_sum_i64(comm, stats.rescored, &rescored));
+  if (p->rescored) *p->rescored += rescored;
   if (fallback)
     log_verbose("%lld query blocks' rows (summed over ranks) had more near-ties at the k-th place than the "
                 "margin and were recomputed exactly", (long long)fallback);
 done:
+  q8_info_free(&ti);
+  q8_info_free(&qi);
   if (op != MPI_OP_NULL) MPI_Op_free(&op);
   if (rtype != MPI_DATATYPE_NULL) MPI_Type_free(&rtype);
   free(nq);
@@ -207,6 +221,7 @@ done:
 int64_t knn_memory(int64_t train_rows, int64_t d, int k, int64_t block)
 {
   if (block <= 0) block = KNN_BLOCK_DEFAULT;
+  /* the screening's, whether it runs or not: the budget does not depend on --screen */
   return block * d * 4 + block * (rec_bytes(k) + 12 * (int64_t)k + 16) + topk_exact_memory(block, d, k) +
-         (train_rows + 1) * (int64_t)sizeof(id_row);
+         (train_rows + 1) * (int64_t)sizeof(id_row) + q8_search_memory(block, train_rows, d);
 }

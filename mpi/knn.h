@@ -32,6 +32,8 @@ typedef struct knn_params {
   int k;            /* list length, >= 1 */
   float threshold;  /* count training items with similarity >= threshold */
   int64_t block;    /* queries per block; 0: KNN_BLOCK_DEFAULT */
+  int screen;       /* 1: candidates by the int8 screening (kernels/quant.h); the same lists and counts */
+  int64_t *rescored; /* out (NULL: not wanted): += the exact inner products computed, over all ranks */
 } knn_params;
 
 /* For each of this rank's queries (q->rows rows of train->d elements): ids[i*k ..] and sims[i*k ..] the

@@ -182,7 +182,7 @@ def _same_array(what, x, y):
 # to each of their ranks, once when one rank runs both: with dedup --against, a cluster's new block is
 # needed by its own task and by its task against the kept block). Everything else in a summary must not
 # depend on the rank count.
-RUN_MEASURES = re.compile(r'^(seconds|phases|ranks|.*_seconds|.*gflops.*|.*per_second.*|work_max_over_mean|bytes_moved|peak_rss_bytes)$')
+RUN_MEASURES = re.compile(r'^(seconds|phases|ranks|.*_seconds|.*gflops.*|.*per_second.*|work_max_over_mean|bytes_moved|peak_rss_bytes|.*_rescored)$')
 
 
 def _same_json(where, x, y):

@@ -44,9 +44,13 @@ def jobs(isa, train=None):
 
 
 def without_isa(path):
+    """The summary without the keys that name how it ran: the path, and whether the searches were
+    screened with int8 (--screen auto: not on the scalar path) and by which integer GEMM."""
     with open(path) as f:
         s = json.load(f)
     s.pop('isa')
+    s.pop('screen', None)
+    s.pop('integer_gemm', None)
     stripped = path + '.noisa'
     with open(stripped, 'w') as f:
         json.dump(s, f)

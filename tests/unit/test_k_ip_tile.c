@@ -290,7 +290,7 @@ static void test_edges_exact(void **state)
   ip_workspace ws = {0};
   static const int64_t dims[] = {1, 3, 17, 129};
   static const int64_t sizes[][2] = {{1, 1}, {1, 50}, {50, 1}, {70, 130}, {130, 70}, {33, 33}};
-  static const ip_blocking blockings[] = {{0, 0, 0, NULL}, {3, 5, 0, NULL}, {5, 3, 7, NULL}, {16, 64, 0, NULL}, {1, 1, 0, NULL}};
+  static const ip_blocking blockings[] = {{0, 0, 0, NULL, NULL}, {3, 5, 0, NULL, NULL}, {5, 3, 7, NULL, NULL}, {16, 64, 0, NULL, NULL}, {1, 1, 0, NULL, NULL}};
   int n = 0;
   rng_state = 12345;
   for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
@@ -310,8 +310,8 @@ static void test_default_blocks_exact(void **state)
 {
   (void)state;
   rng_state = 777;
-  tcase a = {257, 1030, 17, {0, 0, 0, NULL}, MA_F32, MA_F16, 0, 1, 10};
-  tcase b = {1100, 300, 5, {0, 0, 0, NULL}, MA_F16, MA_F32, 2, 1, 3};
+  tcase a = {257, 1030, 17, {0, 0, 0, NULL, NULL}, MA_F32, MA_F16, 0, 1, 10};
+  tcase b = {1100, 300, 5, {0, 0, 0, NULL, NULL}, MA_F16, MA_F32, 2, 1, 3};
   run_case(&a);
   run_case(&b);
 }
@@ -322,10 +322,10 @@ static void test_unit_vectors(void **state)
   (void)state;
   rng_state = 4242;
   tcase cases[] = {
-      {300, 700, 256, {0, 0, 0, NULL}, MA_F32, MA_F32, 0, 0, 10},
-      {300, 700, 256, {32, 96, 0, NULL}, MA_F16, MA_F16, 0, 0, 10},
-      {200, 150, 129, {7, 300, 50, NULL}, MA_F32, MA_F16, 5, 0, 4},
-      {150, 200, 129, {64, 17, 0, NULL}, MA_F16, MA_F32, 0, 0, 1},
+      {300, 700, 256, {0, 0, 0, NULL, NULL}, MA_F32, MA_F32, 0, 0, 10},
+      {300, 700, 256, {32, 96, 0, NULL, NULL}, MA_F16, MA_F16, 0, 0, 10},
+      {200, 150, 129, {7, 300, 50, NULL, NULL}, MA_F32, MA_F16, 5, 0, 4},
+      {150, 200, 129, {64, 17, 0, NULL, NULL}, MA_F16, MA_F32, 0, 0, 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i]);
 }
@@ -339,10 +339,10 @@ static void test_every_path(void **state)
     cpu_isa_force((cpu_isa)isa);
     rng_state = 99;
     tcase cases[] = {
-        {70, 130, 17, {3, 5, 0, NULL}, MA_F32, MA_F16, 3, 1, 5},
-        {130, 70, 3, {0, 0, 0, NULL}, MA_F16, MA_F32, 0, 1, 1},
-        {100, 200, 129, {16, 64, 0, NULL}, MA_F32, MA_F32, 0, 0, 10},
-        {90, 300, 256, {0, 0, 0, NULL}, MA_F16, MA_F16, 0, 0, 3},
+        {70, 130, 17, {3, 5, 0, NULL, NULL}, MA_F32, MA_F16, 3, 1, 5},
+        {130, 70, 3, {0, 0, 0, NULL, NULL}, MA_F16, MA_F32, 0, 1, 1},
+        {100, 200, 129, {16, 64, 0, NULL, NULL}, MA_F32, MA_F32, 0, 0, 10},
+        {90, 300, 256, {0, 0, 0, NULL, NULL}, MA_F16, MA_F16, 0, 0, 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i]);
   }
@@ -441,7 +441,7 @@ static void test_exact_ties(void **state)
   memcpy(yf + 19 * D, yf + 3 * D, D * sizeof *yf);
   memcpy(xf, yf + 2 * D, D * sizeof *xf); /* x row 0 = y rows 2, 22, 26, ... */
   ma_rows x = {xf, MA_F32, NX, D}, y = {yf, MA_F32, NY, D};
-  static const ip_blocking bl[] = {{0, 0, 0, NULL}, {3, 5, 0, NULL}, {4, 7, 9, NULL}};
+  static const ip_blocking bl[] = {{0, 0, 0, NULL, NULL}, {3, 5, 0, NULL, NULL}, {4, 7, 9, NULL, NULL}};
   int64_t rev[NY];
   for (int j = 0; j < NY; j++) rev[j] = 1000 - j;
   for (size_t b = 0; b < 3; b++) {
@@ -506,7 +506,7 @@ static void test_topk_chunks_and_merge(void **state)
         tc.y_ids = yids + cuts[c];
       else
         tc.id_offset = cuts[c];
-      ip_blocking b = {4, 9, 0, NULL};
+      ip_blocking b = {4, 9, 0, NULL, NULL};
       CHECK(ip_search(&x, &part, D, &h, &b) == MA_OK);
     }
     CHECK(memcmp(ids, rids, sizeof ids) == 0 && memcmp(sims, rsims, sizeof sims) == 0);
@@ -573,7 +573,7 @@ static void test_tile_cover(void **state)
   enum { N = 53, M = 29, D = 4 };
   float xf[N * D] = {0};
   int seen[N * N];
-  static const ip_blocking bl[] = {{0, 0, 0, NULL}, {3, 5, 0, NULL}, {5, 3, 4, NULL}, {7, 7, 0, NULL}, {60, 1, 0, NULL}};
+  static const ip_blocking bl[] = {{0, 0, 0, NULL, NULL}, {3, 5, 0, NULL, NULL}, {5, 3, 4, NULL, NULL}, {7, 7, 0, NULL, NULL}, {60, 1, 0, NULL, NULL}};
   snprintf(case_name, sizeof case_name, "tile cover");
   for (size_t b = 0; b < sizeof bl / sizeof *bl; b++) {
     for (int sh = 0; sh < 2; sh++) { /* x with more rows than y, then fewer */
@@ -628,14 +628,14 @@ static void test_errors(void **state)
   bad = x;
   bad.rows = -1;
   CHECK(ip_search(&bad, &x, 4, &never, NULL) == MA_ERR_USAGE);
-  ip_blocking neg = {-1, 4, 0, NULL};
+  ip_blocking neg = {-1, 4, 0, NULL, NULL};
   CHECK(ip_search(&x, &x, 4, &never, &neg) == MA_ERR_USAGE);
   CHECK(ip_search(&x, &x, 4, &never, NULL) == MA_ERR_DATA);
 
   /* the search stops at the handler's first failure and returns its code */
   cover_ctx cc = {10, seen, 0, 2};
   ip_handler h = {cover_tile, &cc};
-  ip_blocking b = {3, 3, 0, NULL};
+  ip_blocking b = {3, 3, 0, NULL, NULL};
   CHECK(ip_search(&x, &x, 4, &h, &b) == MA_ERR_DATA);
   CHECK(cc.tiles == 2);
 
@@ -676,7 +676,7 @@ static void test_argmax_exact_anywhere(void **state)
   (void)state;
   enum { NX = 700, NY = 96, D = 256, NT = 10 };
   const int64_t rows[] = {1, 3, 255, 256, 257, 700};
-  static const ip_blocking bl[] = {{0, 0, 0, NULL}, {3, 5, 0, NULL}, {16, 64, 0, NULL}, {1, 1, 0, NULL}, {64, 7, 14, NULL}};
+  static const ip_blocking bl[] = {{0, 0, 0, NULL, NULL}, {3, 5, 0, NULL, NULL}, {16, 64, 0, NULL, NULL}, {1, 1, 0, NULL, NULL}, {64, 7, 14, NULL, NULL}};
   rng_state = 99;
   float *x = random_floats(NX, D, UNIT), *y = random_floats(NY, D, UNIT);
   for (int t = 0; t < NT; t++) {

@@ -107,7 +107,7 @@ static void test_against_reference(void **state)
   (void)state;
   const int64_t dims[] = {64, 129, 256};
   const ma_dtype types[][2] = {{MA_F32, MA_F32}, {MA_F16, MA_F16}, {MA_F32, MA_F16}, {MA_F16, MA_F32}};
-  const ip_blocking blocks[] = {{0, 0, 0, NULL}, {3, 5, 10, NULL}, {16, 64, 0, NULL}};
+  const ip_blocking blocks[] = {{0, 0, 0, NULL, NULL}, {3, 5, 10, NULL, NULL}, {16, 64, 0, NULL, NULL}};
   for (int di = 0; di < 3; di++)
     for (int ti = 0; ti < 4; ti++) {
       int64_t d = dims[di], nx = 37, ny = 301;
@@ -147,7 +147,7 @@ static void test_fallback(void **state)
   copy_row(&x, 0, &y, 3, d);
   int64_t *ids = malloc((size_t)ny * sizeof *ids);
   for (int64_t j = 0; j < ny; j++) ids[j] = ny - j; /* the later copies have the lower ids */
-  ip_blocking b = {2, 7, 0, NULL};
+  ip_blocking b = {2, 7, 0, NULL, NULL};
   topk_exact_stats st = check(&x.r, &y.r, d, ids, 5, 0.99f, &b);
   assert_true(st.fallback_rows >= 1);
   free(ids);

@@ -1,0 +1,119 @@
+/* int8 screening: rows quantised to 8 bits with a per-row scale, an integer GEMM for approximate inner
+ * products, and a rigorous bound on how far those are from the exact ones (docs/kernels.md, "int8
+ * screening"). The bound lets the handlers of kernels/ip_handlers.h treat an integer tile exactly as
+ * they treat an SGEMM tile with a wider band: entries that could matter are rescored by the exact dot
+ * (topk_exact_dot), so the answers are the float32 path's, bit for bit.
+ *
+ * A row v of d elements is quantised with L levels (L = 127, or 63 on the x side when the integer
+ * GEMM would saturate, see q8_levels_x): amax = max |v_c|, scale = amax / L, q_c = rint(v_c * (L /
+ * amax)) clamped to [-L, L]; v̂ = scale * q. Per row the quantisation keeps (rounded up to float):
+ *   eps   = |v - v̂|   (Euclidean norm, the row's quantisation error)
+ *   norm  = |v|
+ *   qnorm = |v̂|
+ * and for x row i and y row j, |<x_i, y_j> - <x̂_i, ŷ_j>| <= eps_i * qnorm_j + norm_i * eps_j. */
+#ifndef MA_QUANT_H
+#define MA_QUANT_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+#include "kernels/ip_tile.h"
+
+/* Whether --screen auto may choose int8 where q8_gemm_fast(): 0 until the crash under srun on the
+ * multi-node test cluster is understood (jobs/options.c). */
+enum { Q8_AUTO = 0 };
+
+/* Largest d the integer path takes: 255 * 127 * d must fit in int32. */
+enum { Q8_MAX_D = 32768 };
+
+/* Per-row quantities of a quantised row set, one array each (for vector loads). */
+typedef struct {
+  float *scale, *eps, *norm, *qnorm;
+  int64_t rows;
+  float max_eps, max_norm, max_qnorm;
+} q8_info;
+
+/* The screening of one search of x against y: the rows' quantities (x, y: the caller's, from
+ * q8_info_init, or own_x, own_y filled by q8_screen_init), the constant `shift` every approximate
+ * similarity is lowered by, and `band`: |exact - screened| <= band for every pair. One made by
+ * q8_screen_init points into itself: pass it by pointer, never copy it. */
+typedef struct q8_screen {
+  const q8_info *x, *y;
+  q8_info own_x, own_y;
+  int xlevels;  /* levels of the x side (the unsigned operand of the integer GEMM) */
+  float shift;  /* >= every pair's bound eps_i * qnorm_j + norm_i * eps_j */
+  float band;   /* shift plus the rounding of the screened value and of the exact one */
+  int64_t d;
+} q8_screen;
+
+/* Quantises v (d floats) with `levels` levels into q (d values; NULL: not written) and returns its
+ * quantities in *scale, *eps, *norm, *qnorm. The sums are in float, 16 partial sums (element c in sum
+ * c % 16, each step a fused multiply-add) folded 16 -> 8 -> 4 -> 2 -> 1, then made upper bounds: the same
+ * bits on every path (q NULL takes the path's vector version).
+ * A row with a NaN or an infinity gets eps = norm = +INFINITY (everything against it would be rescored).
+ * Not collective. */
+void q8_quantize(const float *v, int64_t d, int levels, int8_t *q, float *scale, float *eps, float *norm,
+                 float *qnorm);
+
+/* q[c] = the quantised row of v as q8_quantize gives it, plus `offset` (0, or levels + 1 for the
+ * unsigned operand), the vector version of the path cpu_isa_active() names; the same bytes as
+ * q8_quantize on every path. Not collective. */
+void q8_quantize_q(const float *v, int64_t d, int levels, int offset, uint8_t *q);
+
+/* The quantities of every row of r quantised with `levels` levels (q8_levels_x() for rows that go on
+ * the x side of a search, 127 for the y side). Fails with MA_ERR_USAGE when d > Q8_MAX_D,
+ * MA_ERR_RUNTIME when out of memory. Not collective. */
+ma_status q8_info_init(q8_info *f, const ma_rows *r, int64_t d, int levels);
+
+/* Frees f's arrays. Not collective. */
+void q8_info_free(q8_info *f);
+
+/* s for a search of the rows described by x (made with q8_levels_x() levels) against those of y (127
+ * levels): s borrows x and y, which must outlive it. Not collective. */
+void q8_screen_set(q8_screen *s, const q8_info *x, const q8_info *y, int64_t d);
+
+/* s for a search of x against y (dimension d), the quantities made and owned by s (once when x == y,
+ * a self-search, and both sides have 127 levels). Fails as q8_info_init. Not collective. */
+ma_status q8_screen_init(q8_screen *s, const ma_rows *x, const ma_rows *y, int64_t d);
+
+/* Frees what s owns. Not collective. */
+void q8_screen_free(q8_screen *s);
+
+/* Bytes a screened search of x_rows against y_rows allocates beyond an SGEMM one (ip_tile.h's
+ * workspace): the rows' quantities (16 bytes a row), the integer tile, the quantised outer block and
+ * inner chunk (a byte per element of those only: rows are quantised where they are used, never all at
+ * once). Not collective. */
+int64_t q8_search_memory(int64_t x_rows, int64_t y_rows, int64_t d);
+
+/* Levels of the x side: 127 when the integer GEMM sums u8 * s8 products exactly (VNNI, AMX, the
+ * reference), 63 when it adds pairs of products in saturating 16-bit lanes (oneDNN on AVX2 and AVX-512
+ * without VNNI: 255 * 127 * 2 > 32767, 127 * 127 * 2 < 32767). Found once, by a probe GEMM at the
+ * extreme values. Not collective. */
+int q8_levels_x(void);
+
+/* c[i * ldc + j] = sum_k a[i * lda + k] * b[j * ldb + k] + co[j] in int32 (a unsigned, b signed): the
+ * integer GEMM, oneDNN's dnnl_gemm_u8s8s32 when built with it and the path is not scalar, else
+ * q8_gemm_ref. Not collective. */
+void q8_gemm(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda, const int8_t *b, int64_t ldb,
+             const int32_t *co, int32_t *c, int64_t ldc);
+
+/* The plain loops of q8_gemm, the reference it is tested against. Not collective. */
+void q8_gemm_ref(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda, const int8_t *b,
+                 int64_t ldb, const int32_t *co, int32_t *c, int64_t ldc);
+
+/* Which integer GEMM q8_gemm runs: "onednn-<isa>" (the ISA oneDNN dispatches to) or "reference". Not
+ * collective. */
+const char *q8_gemm_name(void);
+
+/* Whether q8_gemm is fast here: oneDNN on a vector path. `--screen auto` screens only then. Not
+ * collective. */
+int q8_gemm_fast(void);
+
+/* Converts an integer tile to screened similarities: s[i * lds + j] = ((((float)c[i * ldc + j] * sx[i]) *
+ * sy[j] + ex[i] * qny[j]) + nx[i] * ey[j]) - shift, each operation rounded to float in this order (the
+ * same bits on every path), for the x rows [i0, i0 + mi) and y rows [j0, j0 + nj) of q's quantities.
+ * Not collective. */
+void q8_tile_to_float(const q8_screen *q, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const int32_t *c,
+                      int64_t ldc, float *s, int64_t lds);
+
+#endif
