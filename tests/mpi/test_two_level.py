@@ -9,7 +9,7 @@
 - --clusters auto takes K = rows / 1000 and says so; auto picks flat k-means below 1536 clusters;
 - the size cap: on numpy-made data with one tight blob of 15 times the mean cluster size, the clusters
   above 4 times the mean are split (the log says so), none is left above it, and the result is the same
-  bytes at 1, 2, 3 and 4 ranks;
+  bytes at 1, 2, 3 and 4 ranks and on the scalar and avx2 paths;
 - --mem-per-rank covers two-level k-means' working set: the largest peak RSS of a rank stays within what
   the run said it needs, and half of that is refused before anything is read.
 """
@@ -108,6 +108,11 @@ for ranks in (1, 2, 3, 4):
                  '-o', out)
     assert 'size cap:' in err and 'the largest held 3000 items' in err, err
     results.append(out)
+for isa in ('scalar', 'avx2'):  # and on every lower path the CPU can force (a higher one is lowered)
+    out = os.path.join(d, f'cap-{isa}.h5')
+    run(2, 'kmeans', '-i', blob, '--clusters', 100, '--kmeans', 'two-level', '--reclusterings', 2, '-o', out, '-q',
+        env={'MEMAUDIT_ISA': isa})
+    results.append(out)
 for out in results[1:]:
     same_result(results[0], out)
 with h5py.File(results[0], 'r') as f:
@@ -115,7 +120,7 @@ with h5py.File(results[0], 'r') as f:
         sizes = f[f'clusterings/{r}/sizes'][...]
         assert np.array_equal(np.bincount(f[f'clusterings/{r}/assignment'][...], minlength=100), sizes)
         assert sizes.max() <= 4 * 200 and sizes.min() >= 1, sizes.max()
-print('size cap: the 3,000-item blob split below 4 x the mean, identical at 1-4 ranks')
+print('size cap: the 3,000-item blob split below 4 x the mean, identical at 1-4 ranks and on scalar, avx2')
 # 6. the memory budget of two-level k-means
 big = os.path.join(d, 'big.h5')
 run(2, 'synth', '--n', 200000, '--dim', 128, '--dtype', 'f16', '--seed', 3, '-o', big, '-q')
