@@ -489,7 +489,7 @@ ma_status km_keep_own(MPI_Comm comm, km_result *r, int64_t k, int64_t d)
   return MA_OK;
 }
 
-ma_status km_fetch_centroids(MPI_Comm comm, const km_result *r, int64_t k, int64_t d, const int64_t *which, int64_t m,
+ma_status km_fetch_centroids(MPI_Comm comm, const km_result *r, int64_t d, const int64_t *which, int64_t m,
                              float *out)
 {
   ma_status st = MA_OK;
@@ -497,7 +497,6 @@ ma_status km_fetch_centroids(MPI_Comm comm, const km_result *r, int64_t k, int64
   int64_t mine = 0, nall = 0;
   char *recs = NULL;
   void *all = NULL;
-  (void)k;
   for (int64_t q = 0; q < m; q++) mine += which[q] >= r->c_lo && which[q] < r->c_hi;
   if (!(recs = malloc((size_t)mine * rec + 1))) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   MA_TRY(mpi_agree(comm, st));

@@ -106,7 +106,7 @@ ma_status km_keep_own(MPI_Comm comm, km_result *r, int64_t k, int64_t d);
 
 /* out[q * d ..] = centroid which[q] for q < m, on every rank, from the ranks that hold them. Collective
  * on comm (every rank passes the same which). */
-ma_status km_fetch_centroids(MPI_Comm comm, const km_result *r, int64_t k, int64_t d, const int64_t *which, int64_t m,
+ma_status km_fetch_centroids(MPI_Comm comm, const km_result *r, int64_t d, const int64_t *which, int64_t m,
                              float *out);
 
 #include "io/ckpt.h"

@@ -181,7 +181,7 @@ static ma_status reassign(MPI_Comm comm, const ma_rows *local, const int64_t *id
     if (first[j + 1] == first[j]) continue;
     /* coarse cluster j's fine centroids, from the ranks that hold them */
     for (int64_t c = first[j]; c < first[j + 1]; c++) which[c - first[j]] = c;
-    MA_TRY(km_fetch_centroids(comm, out, k, d, which, first[j + 1] - first[j], block));
+    MA_TRY(km_fetch_centroids(comm, out, d, which, first[j + 1] - first[j], block));
     int64_t m = b.start[j + 1] - b.start[j];
     st = gather_rows(local, ids, b.list + b.start[j], m, d, sub);
     if (st == MA_OK && m > cap) {
@@ -323,7 +323,7 @@ static ma_status cap_sizes(MPI_Comm comm, const ma_rows *local, const int64_t *i
     free(halves);
     if (!(halves = malloc((size_t)(2 * npair * d) * sizeof *halves))) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
     MA_TRY(mpi_agree(comm, st));
-    MA_TRY(km_fetch_centroids(comm, out, k, d, big, npair, halves));
+    MA_TRY(km_fetch_centroids(comm, out, d, big, npair, halves));
     for (int64_t q = npair - 1; q >= 0; q--) { /* halves[q] -> halves[2q], from the end: no overwrite */
       memmove(halves + 2 * q * d, halves + q * d, (size_t)d * sizeof *halves);
       km_split_into(halves, 2 * q, 2 * q + 1, d, cfg->seed, stream);
