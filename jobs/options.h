@@ -26,8 +26,7 @@ typedef struct ma_opts {
 } ma_opts;
 
 /* --screen auto|int8|off: int8 screening of the searches (kernels/quant.h). auto: int8 where this
- * process has a fast integer GEMM (oneDNN on the avx2 or avx512 path) and Q8_AUTO allows it (not yet:
- * off). */
+ * process has a fast integer GEMM (oneDNN on the avx2 or avx512 path), else off. */
 typedef enum { MA_SCREEN_AUTO = 0, MA_SCREEN_INT8 = 1, MA_SCREEN_OFF = 2 } ma_screen;
 
 /* Long-only option codes. Commands number theirs from OPT_COMMAND. */
@@ -56,11 +55,10 @@ enum { OPT_SUMMARY = 1000, OPT_SEED, OPT_WORKDIR, OPT_MEM, OPT_DROP_INVALID, OPT
 #define MA_SCREEN_LONG {"screen", required_argument, 0, OPT_SCREEN}
 #define MA_SCREEN_HELP                                                                           \
   "      --screen auto|int8|off  screen the searches with an int8 GEMM and rescore what could\n"   \
-  "                              matter exactly: the same results, faster (default auto: off for\n" \
-  "                              now, see memaudit --version)\n"
+  "                              matter exactly: the same results, faster (default auto: int8\n"  \
+  "                              where oneDNN runs, see memaudit --version)\n"
 
-/* Whether o's --screen asks for int8 screening here: int8 yes, off no, auto when q8_gemm_fast() and
- * Q8_AUTO.
+/* Whether o's --screen asks for int8 screening here: int8 yes, off no, auto when q8_gemm_fast().
  * Not collective (every rank of a job runs the same code on the same kind of CPU; the results do
  * not depend on it anyway). */
 int opts_screen_int8(const ma_opts *o);

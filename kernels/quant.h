@@ -19,10 +19,6 @@
 #include "core/status.h"
 #include "kernels/ip_tile.h"
 
-/* Whether --screen auto may choose int8 where q8_gemm_fast(): 0 until the crash under srun on the
- * multi-node test cluster is understood (jobs/options.c). */
-enum { Q8_AUTO = 0 };
-
 /* Largest d the integer path takes: 255 * 127 * d must fit in int32. */
 enum { Q8_MAX_D = 32768 };
 
