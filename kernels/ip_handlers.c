@@ -250,13 +250,19 @@ static void argmax_consider(ip_argmax_ctx *c, int64_t i, int64_t j)
 
 /* A column can win only if its exact similarity reaches the row's best exact one, so only if its GEMM
  * similarity reaches best - band. The tile's GEMM maximum is rescored first: its exact value raises the
- * bar for the rest of the row, and usually nothing else in the row reaches it. */
+ * bar for the rest of the row. The columns still within the bar (usually none after SGEMM, a few after
+ * int8 screening) are rescored together, several dots at once (topk_exact_dots), in batches of
+ * ARGMAX_BATCH, the bar raised between batches: some more dots than one at a time would compute, the
+ * same winner (the largest exact value, ties to the lower column, among candidates that include it). */
+enum { ARGMAX_BATCH = 32 };
+
 static ma_status argmax_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int64_t nj,
                              const float *s, int64_t lds)
 {
   ip_argmax_ctx *c = ctx;
   const row_scan *sc = scan();
-  float band = c->band;
+  float band = c->band, e[ARGMAX_BATCH];
+  int64_t js[ARGMAX_BATCH];
   for (int64_t i = 0; i < mi; i++) {
     const float *r = s + i * lds;
     int64_t row = i0 + i;
@@ -265,11 +271,19 @@ static ma_status argmax_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int6
     int64_t jm = sc->first_ge(r, 0, nj, m);
     if (jm == nj) continue; /* m is -INFINITY from a row of NaNs */
     argmax_consider(c, row, j0 + jm);
-    float reach = ip_reach_of(c->best_sim[row], band);
-    for (int64_t j = sc->first_ge(r, 0, nj, reach); j < nj; j = sc->first_ge(r, j + 1, nj, reach)) {
-      if (j == jm) continue;
-      argmax_consider(c, row, j0 + j);
-      reach = ip_reach_of(c->best_sim[row], band);
+    for (int64_t j = sc->first_ge(r, 0, nj, ip_reach_of(c->best_sim[row], band)); j < nj;) {
+      float reach = ip_reach_of(c->best_sim[row], band);
+      int n = 0;
+      for (; j < nj && n < ARGMAX_BATCH; j = sc->first_ge(r, j + 1, nj, reach))
+        if (j != jm) js[n++] = j0 + j;
+      topk_exact_dots(c->x, row, c->y, js, n, c->d, e);
+      c->rescored += n;
+      for (int t = 0; t < n; t++)
+        if (e[t] > c->best_sim[row] || (e[t] == c->best_sim[row] && js[t] < c->best[row])) {
+          c->best_sim[row] = e[t];
+          c->best[row] = js[t];
+        }
+      if (j < nj) j = sc->first_ge(r, j, nj, ip_reach_of(c->best_sim[row], band));
     }
   }
   return MA_OK;

@@ -48,6 +48,11 @@ void topk_merge_inplace(int64_t k, const int64_t *ia, const float *sa, int64_t *
  * collective. */
 float topk_exact_dot(const ma_rows *x, int64_t i, const ma_rows *y, int64_t j, int64_t d);
 
+/* e[t] = topk_exact_dot(x, i, y, js[t], d) for t < n, the same bits, several dots at once (a lone dot
+ * waits on the latency of its additions): for a row with many candidates. Not collective. */
+void topk_exact_dots(const ma_rows *x, int64_t i, const ma_rows *y, const int64_t *js, int64_t n, int64_t d,
+                     float *e);
+
 /* The bound on |GEMM similarity − exact similarity| used for rows of dimension d. Not collective. */
 float topk_exact_band(int64_t d);
 

@@ -1,7 +1,7 @@
 /* The exact top-k search (kernels/topk_exact.h) against ip_ref_topk, bit for bit: ids, similarities and
  * threshold counts, float32 and float16, planted near-copies and exact duplicates (ties by id), k larger
  * than y, several blockings, thresholds placed exactly on similarities, and the full recomputation of
- * rows with more ties than the margin; topk_exact_dot against ip_ref_dot; topk_merge_inplace against
+ * rows with more ties than the margin; topk_exact_dot and topk_exact_dots against ip_ref_dot; topk_merge_inplace against
  * topk_merge. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -174,6 +174,37 @@ static void test_dot(void **state)
   assert_true(topk_exact_band(256) > 1e-5f && topk_exact_band(256) < 1e-4f);
 }
 
+/* topk_exact_dots: each of 0 to 11 dots of one x row (groups of 4, a part group, repeated columns) the
+ * bits of ip_ref_dot, at dimensions around the 16 lanes and the 256-element steps, float32 and float16,
+ * and with an x row of +-1 alternating (terms of both signs that cancel, where an order change would show). */
+static void test_dots(void **state)
+{
+  (void)state;
+  const int64_t dims[] = {1, 3, 15, 16, 17, 100, 255, 256, 257, 513, 768};
+  for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
+    for (int t = 0; t < 4; t++) {
+      int64_t d = dims[di];
+      rowset x = make_rows(2, d, t & 1 ? MA_F16 : MA_F32, NULL), y = make_rows(12, d, t & 2 ? MA_F16 : MA_F32, NULL);
+      if (t == 3) /* x in float16: +1, -1, +1, ... */
+        for (int64_t c = 0; c < d; c++) {
+          uint16_t one = (uint16_t)(c % 2 ? 0xBC00 : 0x3C00); /* -1, 1 in float16 */
+          ((uint16_t *)x.data)[c] = one;
+        }
+      for (int64_t n = 0; n <= 11; n++) {
+        int64_t js[11];
+        float e[11];
+        for (int64_t m = 0; m < n; m++) js[m] = (m * 5 + n) % 12 / (m == 3 ? 2 : 1);
+        topk_exact_dots(&x.r, 0, &y.r, js, n, d, e);
+        for (int64_t m = 0; m < n; m++) {
+          float b = ip_ref_dot(&x.r, 0, &y.r, js[m], d);
+          assert_memory_equal(&e[m], &b, sizeof b);
+        }
+      }
+      free(x.data);
+      free(y.data);
+    }
+}
+
 static void test_merge_inplace(void **state)
 {
   (void)state;
@@ -231,6 +262,7 @@ int main(void)
       cmocka_unit_test(test_against_reference),
       cmocka_unit_test(test_fallback),
       cmocka_unit_test(test_dot),
+      cmocka_unit_test(test_dots),
       cmocka_unit_test(test_merge_inplace),
       cmocka_unit_test(test_errors),
   };
