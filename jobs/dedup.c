@@ -188,8 +188,11 @@ static int64_t dedup_need(const h5in *in, int64_t rows, const void *ctx)
 {
   const dedup_cfg *c = ctx;
   int64_t km = c->exact ? 0 : km_memory(rows, h5in_row_bytes(in), &c->km, in->dim, in->n);
-  /* positions, assignment, keep and representative; about 4 pairs per row in flight; workspaces */
-  return km + rows * (8 + 4 + 1 + 8) + rows * 4 * (int64_t)sizeof(dd_pair) + ((int64_t)160 << 20);
+  /* positions, assignment, keep and representative; about 4 pairs per row in flight; workspaces; a
+   * screened search task's quantities and integer buffers (its blocks are at most a round's rows, which
+   * are fewer than the rank's) */
+  int64_t screen = c->km.screen ? q8_search_memory(rows, rows, in->dim) : 0;
+  return km + rows * (8 + 4 + 1 + 8) + rows * 4 * (int64_t)sizeof(dd_pair) + ((int64_t)160 << 20) + screen;
 }
 
 /* Rows one round of the search may move to a rank: what the budget leaves (each row is in the send and
