@@ -14,11 +14,11 @@
 #include "io/h5out.h"
 #include "io/removed.h"
 #include "io/summary.h"
-#include "io/textout.h"
 #include "jobs/clustering.h"
 #include "jobs/commands.h"
 #include "jobs/dedup_ckpt.h"
 #include "jobs/dedup_search.h"
+#include "jobs/dedup_write.h"
 #include "jobs/input.h"
 #include "jobs/options.h"
 #include "jobs/recall.h"
@@ -325,82 +325,6 @@ done:
   free(kk);
   free(kr);
   return st;
-}
-
-/* /pairs as SPEC.md lays it out: {a int64, b int64, sim float32, clustering int16}, packed. */
-typedef struct {
-  int64_t a, b;
-  float sim;
-  int16_t clustering;
-} pair_out;
-
-static hid_t pair_type(int file)
-{
-  hid_t t = H5Tcreate(H5T_COMPOUND, file ? 22 : sizeof(pair_out));
-  if (t < 0) return t;
-  H5Tinsert(t, "a", file ? 0 : offsetof(pair_out, a), file ? H5T_STD_I64LE : H5T_NATIVE_INT64);
-  H5Tinsert(t, "b", file ? 8 : offsetof(pair_out, b), file ? H5T_STD_I64LE : H5T_NATIVE_INT64);
-  H5Tinsert(t, "sim", file ? 16 : offsetof(pair_out, sim), file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT);
-  H5Tinsert(t, "clustering", file ? 20 : offsetof(pair_out, clustering), file ? H5T_STD_I16LE : H5T_NATIVE_INT16);
-  return t;
-}
-
-static ma_status write_compound(h5out *o, const char *name, hid_t (*type)(int), int64_t total, int64_t at,
-                                int64_t count, const void *buf)
-{
-  hid_t ft = type(1), mt = type(0);
-  ma_status st = ft < 0 || mt < 0 ? ma_fail(MA_ERR_RUNTIME, "cannot make the type of %s", name)
-                                  : h5out_write(o, name, ft, mt, total, 0, at, count, buf, 1);
-  if (ft >= 0) H5Tclose(ft);
-  if (mt >= 0) H5Tclose(mt);
-  return st;
-}
-
-static ma_status write_pairs(MPI_Comm comm, h5out *o, const pairset *ps, int64_t *total)
-{
-  ma_status st = MA_OK;
-  int64_t at = 0;
-  int rank;
-  MA_MPI(MPI_Comm_rank(comm, &rank));
-  pair_out *buf = malloc((size_t)(ps->n + 1) * sizeof *buf);
-  if (!buf) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
-  for (int64_t i = 0; st == MA_OK && i < ps->n; i++) buf[i] = (pair_out){ps->v[i].a, ps->v[i].b, ps->v[i].sim, ps->v[i].clustering};
-  MA_TRY(mpi_agree(comm, st));
-  MA_TRY(mpi_sum_i64(comm, ps->n, total));
-  MA_MPI_TRY(MPI_Exscan(&ps->n, &at, 1, MPI_INT64_T, MPI_SUM, comm));
-  if (rank == 0) at = 0;
-  MA_TRY(write_compound(o, "/pairs", pair_type, *total, at, ps->n, buf));
-done:
-  free(buf);
-  return st;
-}
-
-static ma_status write_keep_list(MPI_Comm comm, const char *path, const int64_t *ids, const uint8_t *keep, int64_t n)
-{
-  size_t cap = (size_t)n * 21 + 1, len = 0;
-  char *text = malloc(cap);
-  ma_status st = text ? MA_OK : ma_fail(MA_ERR_RUNTIME, "out of memory");
-  for (int64_t i = 0; st == MA_OK && i < n; i++)
-    if (keep[i]) len += (size_t)snprintf(text + len, cap - len, "%lld\n", (long long)ids[i]);
-  st = mpi_agree(comm, st);
-  if (st == MA_OK) st = text_write_parallel(comm, path, text, len);
-  free(text);
-  return st;
-}
-
-static json_t *recall_json(const recall_row *rows, int R)
-{
-  json_t *a = json_array();
-  for (int r = 0; r < R; r++) {
-    json_t *o = json_object();
-    json_object_set_new(o, "clusterings", json_integer(rows[r].clusterings));
-    json_object_set_new(o, "recall", isnan(rows[r].recall) ? json_null() : json_real(rows[r].recall));
-    json_object_set_new(o, "ci_low", json_real(rows[r].ci_low));
-    json_object_set_new(o, "ci_high", json_real(rows[r].ci_high));
-    json_object_set_new(o, "true_pairs", json_integer(rows[r].true_pairs));
-    json_array_append_new(a, o);
-  }
-  return a;
 }
 
 /* Everything a run holds besides its input. */
@@ -750,7 +674,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
     for (int r = 0; r < c.reclusterings; r++)
       log_info("  after %d clustering%s: %.4f  (95%% CI %.4f-%.4f)", r + 1, r ? "s" : " ", s.recall[r].recall,
                s.recall[r].ci_low, s.recall[r].ci_high);
-    MA_TRY(write_compound(s.out, "/recall", dckpt_recall_type, c.reclusterings, 0, rank == 0 ? c.reclusterings : 0, s.recall));
+    MA_TRY(dedup_write_compound(s.out, "/recall", dckpt_recall_type, c.reclusterings, 0, rank == 0 ? c.reclusterings : 0, s.recall));
     MA_TRY(h5out_attr_i64(s.out, "/recall", "sample", sampled));
   }
 
@@ -764,7 +688,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   MA_TRY(h5out_write(s.out, "/ids", H5T_STD_I64LE, H5T_NATIVE_INT64, nnew, 0, at, s.local_new, s.ji.rows.ids, 1));
   MA_TRY(h5out_write(s.out, "/keep", H5T_STD_U8LE, H5T_NATIVE_UINT8, nnew, 0, at, s.local_new, s.keep, 1));
   MA_TRY(h5out_write(s.out, "/representative", H5T_STD_I64LE, H5T_NATIVE_INT64, nnew, 0, at, s.local_new, s.rep, 1));
-  MA_TRY(write_pairs(comm, s.out, &s.ps, &npairs));
+  MA_TRY(dedup_write_pairs(comm, s.out, &s.ps, &npairs));
   if (!(s.cmdline = job_command_line("dedup", argc, argv))) MA_TRY(ma_fail(MA_ERR_RUNTIME, "out of memory"));
   MA_TRY(h5out_attr_i64(s.out, "/", "n", nnew));
   if (s.kept_from != INT64_MAX) MA_TRY(h5out_attr_i64(s.out, "/", "against", against));
@@ -780,7 +704,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   MA_TRY(h5out_attr_str(s.out, "/", "priority", c.priority ? c.priority : "lowest-id"));
   MA_TRY(h5out_attr_str(s.out, "/", "version", MEMAUDIT_VERSION));
   MA_TRY(h5out_attr_str(s.out, "/", "command_line", s.cmdline));
-  if (c.keep_list) MA_TRY(write_keep_list(comm, c.keep_list, s.ji.rows.ids, s.keep, s.local_new));
+  if (c.keep_list) MA_TRY(dedup_write_keep_list(comm, c.keep_list, s.ji.rows.ids, s.keep, s.local_new));
   if (c.removed_csv) MA_TRY(write_removed(comm, &c, &s));
   MA_TRY(h5out_commit(&s.out));
   log_phase_end();
@@ -794,7 +718,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
   if (s.kept_from != INT64_MAX) json_object_set_new(s.sum, "against", json_integer(against));
   json_object_set_new(s.sum, "pairs", json_integer(npairs));
   json_object_set_new(s.sum, "groups", json_integer(groups));
-  json_object_set_new(s.sum, "recall", recall_json(s.recall, s.recall ? c.reclusterings : 0));
+  json_object_set_new(s.sum, "recall", dedup_recall_json(s.recall, s.recall ? c.reclusterings : 0));
   json_object_set_new(s.sum, "recall_sample", json_integer(sampled));
   /* the exact search of the sampled items against all n */
   json_object_set_new(s.sum, "recall_flops", json_real(2.0 * (double)sampled * (double)s.ji.n * (double)d));
