@@ -578,6 +578,7 @@ ma_status cmd_audit(MPI_Comm comm, int argc, char **argv)
   }
   audit_need_ctx need = {&c, gin, hin, nranks};
   MA_TRY(job_input_load(comm, &c.common, "audit", audit_need, &need, &ji));
+  MA_TRY(opts_screen_dim(&c.common, ji.in->dim, &c.screen));
   if (ji.n == 0) MA_TRY(ma_fail(MA_ERR_DATA, "the training set has no valid rows"));
   int64_t d = ji.in->dim, k = c.k < ji.n ? c.k : ji.n;
   if (k < c.k) log_info("the training set has %lld items: lists hold %lld, not %lld", (long long)ji.n, (long long)k, (long long)c.k);

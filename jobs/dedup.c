@@ -616,6 +616,7 @@ ma_status cmd_dedup(MPI_Comm comm, int argc, char **argv)
     MA_TRY(ma_fail(MA_ERR_DATA, "%lld rows are fewer than the %lld clusters asked for", (long long)s.ji.in->n,
                    (long long)c.km.k));
   MA_TRY(job_input_load(comm, &c.all, "dedup", dedup_need, &c, &s.ji));
+  MA_TRY(opts_screen_dim(&c.common, s.ji.in->dim, &c.km.screen));
   if (c.km.k > s.ji.n)
     MA_TRY(ma_fail(MA_ERR_DATA, "%lld valid rows are fewer than the %lld clusters asked for", (long long)s.ji.n,
                    (long long)c.km.k));

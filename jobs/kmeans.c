@@ -104,6 +104,7 @@ ma_status cmd_kmeans(MPI_Comm comm, int argc, char **argv)
     sig_install();
   }
   MA_TRY(job_input_load(comm, &c.common, "kmeans", kmeans_need, &c, &ji));
+  MA_TRY(opts_screen_dim(&c.common, ji.in->dim, &c.km.screen));
   if (c.km.k > ji.n)
     MA_TRY(ma_fail(MA_ERR_DATA, "%lld valid rows are fewer than the %lld clusters asked for", (long long)ji.n,
                    (long long)c.km.k));

@@ -183,6 +183,16 @@ int opts_screen_int8(const ma_opts *o)
   return o->screen == MA_SCREEN_INT8 || (o->screen == MA_SCREEN_AUTO && q8_gemm_fast());
 }
 
+ma_status opts_screen_dim(const ma_opts *o, int64_t d, int *screen)
+{
+  if (!*screen || d <= Q8_MAX_D) return MA_OK;
+  if (o->screen == MA_SCREEN_INT8)
+    return ma_fail(MA_ERR_USAGE, "--screen int8 takes vectors of at most %d dimensions, these have %lld: use "
+                   "--screen auto or off", Q8_MAX_D, (long long)d);
+  *screen = 0;
+  return MA_OK;
+}
+
 const char *opts_screen_name(int int8) { return int8 ? "int8" : "off"; }
 
 ma_status opts_unknown(const char *command, int argc, char **argv)

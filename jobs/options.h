@@ -63,6 +63,11 @@ enum { OPT_SUMMARY = 1000, OPT_SEED, OPT_WORKDIR, OPT_MEM, OPT_DROP_INVALID, OPT
  * not depend on it anyway). */
 int opts_screen_int8(const ma_opts *o);
 
+/* *screen (opts_screen_int8's answer) for rows of d dimensions: auto becomes off above Q8_MAX_D, where
+ * the integer sums could overflow; --screen int8 there fails with MA_ERR_USAGE. Not collective (every
+ * rank has the same options and d, so all agree). */
+ma_status opts_screen_dim(const ma_opts *o, int64_t d, int *screen);
+
 /* "int8" or "off". Not collective. */
 const char *opts_screen_name(int int8);
 

@@ -141,3 +141,14 @@ for name in jobs:
 
 expect_error(1, 2, '--screen', 'kmeans', '-i', p('train.h5'), '--clusters', 4, '--screen', 'fast', '-o', p('bad.h5'))
 ok('--screen fast: exit 2')
+
+# Rows wider than the integer sums allow (kernels/quant.h, Q8_MAX_D = 32768): auto runs unscreened, int8
+# is a usage error before any search.
+run(1, 'synth', '--n', 40, '--dim', 32769, '--seed', 3, '-o', p('wide.h5'), '-q')
+run(1, 'kmeans', '-i', p('wide.h5'), '--clusters', 2, '--screen', 'auto', '-o', p('wide-km.h5'), '--summary',
+    p('wide-km.json'), '-q')
+with open(p('wide-km.json')) as f:
+    assert json.load(f)['screen'] == 'off', 'auto screened rows of 32769 dimensions'
+expect_error(1, 2, ('--screen int8', '32768', '32769'), 'kmeans', '-i', p('wide.h5'), '--clusters', 2, '--screen',
+             'int8', '-o', p('wide-bad.h5'))
+ok('32769 dimensions: auto runs unscreened, int8 is exit 2')
