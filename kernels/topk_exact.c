@@ -96,8 +96,8 @@ float topk_exact_dot(const ma_rows *x, int64_t i, const ma_rows *y, int64_t j, i
 
 /* ---- several dots of one x row at once ---- */
 
-/* The dots of a group, interleaved: a lone dot waits on the latency of its 16 chains of additions,
- * DOTS_GROUP independent ones keep the FMA units busy. */
+/* Dots computed per group: a lone dot waits on the latency of its 16 chains of additions, so a group
+ * shares one conversion of the x row and its dots run interleaved, two at a time (lanes_group_avx2). */
 enum { DOTS_GROUP = 4 };
 
 /* lanes_ref for g dots of a against b[0..g), s[t * DOT_LANES ...] the sums of dot t. */
