@@ -271,8 +271,8 @@ static ma_status argmax_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int6
     int64_t jm = sc->first_ge(r, 0, nj, m);
     if (jm == nj) continue; /* m is -INFINITY from a row of NaNs */
     argmax_consider(c, row, j0 + jm);
-    for (int64_t j = sc->first_ge(r, 0, nj, ip_reach_of(c->best_sim[row], band)); j < nj;) {
-      float reach = ip_reach_of(c->best_sim[row], band);
+    float reach = ip_reach_of(c->best_sim[row], band);
+    for (int64_t j = sc->first_ge(r, 0, nj, reach); j < nj;) {
       int n = 0;
       for (; j < nj && n < ARGMAX_BATCH; j = sc->first_ge(r, j + 1, nj, reach))
         if (j != jm) js[n++] = j0 + j;
@@ -283,7 +283,8 @@ static ma_status argmax_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int6
           c->best_sim[row] = e[t];
           c->best[row] = js[t];
         }
-      if (j < nj) j = sc->first_ge(r, j, nj, ip_reach_of(c->best_sim[row], band));
+      reach = ip_reach_of(c->best_sim[row], band);
+      if (j < nj) j = sc->first_ge(r, j, nj, reach);
     }
   }
   return MA_OK;
