@@ -530,9 +530,10 @@ ma_status km_cluster_flat(MPI_Comm comm, const ma_rows *local, const int64_t *id
   if (cfg->k < 1 || cfg->k > n)
     return ma_fail(MA_ERR_DATA, "%lld rows are fewer than the %lld clusters asked for", (long long)n, (long long)cfg->k);
   out->centroids = calloc((size_t)(cfg->k * d), sizeof *out->centroids);
-  out->assignment = malloc((size_t)(local->rows + 1) * sizeof *out->assignment);
+  if (!cfg->no_assignment) out->assignment = malloc((size_t)(local->rows + 1) * sizeof *out->assignment);
   out->sizes = calloc((size_t)cfg->k, sizeof *out->sizes);
-  if (!out->centroids || !out->assignment || !out->sizes) st = ma_fail(MA_ERR_RUNTIME, "out of memory");
+  if (!out->centroids || (!cfg->no_assignment && !out->assignment) || !out->sizes)
+    st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   MA_TRY(mpi_agree(comm, st));
 
   /* Seeding runs on a sub-sample of the sample, drawn straight from the rows; the sample itself is

@@ -28,7 +28,7 @@ typedef struct km_config {
   int stop_on_search_cost; /* stop Lloyd once an iteration saves less search work than it costs (dedup) */
   km_method method;
   int quiet;          /* progress lines at -v only (the fine clusterings of two-level k-means) */
-  int no_assignment;  /* train only: no assignment, sizes or objective (two-level's fine k-means, whose
+  int no_assignment;  /* train only: no assignment (left NULL), sizes or objective (two-level's fine k-means, whose
                          rows are assigned afterwards from their 2 nearest coarse clusters) */
   int screen;         /* 1: the Lloyd iterations and the assignment screen with int8 (kernels/quant.h) */
 } km_config;
