@@ -239,15 +239,15 @@ enum { KM_CAP_FACTOR = 4, KM_CAP_ROUNDS = 4, KM_CAP_ITERS = 6 };
 /* One 2-means per pair (big[q], donor[q]) over the rows assigned to big[q]: halves[2q] and halves[2q + 1]
  * (the same on every rank) start as big[q]'s centroid split in two and end as the two halves'
  * centroids. A row takes the nearer of the two (exact similarity; ties to the lower of big[q] and
- * donor[q]); the centroids are updated from fixed-point sums over all ranks. Collective on comm. */
+ * donor[q]); the centroids are updated from fixed-point sums over all ranks. The rows are gathered into
+ * sub, the caller's reused buffers. Collective on comm. */
 static ma_status split_pairs(MPI_Comm comm, const ma_rows *local, const int64_t *ids, const int32_t *assignment,
                              int64_t d, const int64_t *big, const int64_t *donor, int64_t npair, int64_t k,
-                             float *halves)
+                             float *halves, gathered *sub)
 {
   ma_status st = MA_OK;
   int64_t *pair_of = NULL, *slot = NULL, *buf = NULL, *list = NULL, m = 2 * npair, nbuf = m * d + m + 1, nlist = 0;
   unsigned char *empty = NULL;
-  gathered sub = {0};
   pair_of = malloc((size_t)k * sizeof *pair_of);
   list = malloc((size_t)(local->rows + 1) * sizeof *list);
   buf = malloc((size_t)nbuf * sizeof *buf);
@@ -258,30 +258,29 @@ static ma_status split_pairs(MPI_Comm comm, const ma_rows *local, const int64_t 
     for (int64_t q = 0; q < npair; q++) pair_of[big[q]] = q;
     for (int64_t i = 0; i < local->rows; i++)
       if (pair_of[assignment[i]] >= 0) list[nlist++] = i;
-    st = gather_rows(local, ids, list, nlist, d, &sub);
+    st = gather_rows(local, ids, list, nlist, d, sub);
   }
-  if (st == MA_OK && !(slot = malloc((size_t)(sub.rows.rows + 1) * sizeof *slot)))
+  if (st == MA_OK && !(slot = malloc((size_t)(sub->rows.rows + 1) * sizeof *slot)))
     st = ma_fail(MA_ERR_RUNTIME, "out of memory");
   MA_TRY(mpi_agree(comm, st));
-  for (int64_t r = 0; r < sub.rows.rows; r++) slot[r] = -1;
+  for (int64_t r = 0; r < sub->rows.rows; r++) slot[r] = -1;
   ma_rows y = {halves, MA_F32, m, d};
   for (int it = 0; it < KM_CAP_ITERS; it++) {
     memset(buf, 0, (size_t)nbuf * sizeof *buf);
-    for (int64_t r = 0; r < sub.rows.rows; r++) {
-      int64_t q = pair_of[assignment[sub.where[r]]];
-      float sb = topk_exact_dot(&sub.rows, r, &y, 2 * q, d), sd = topk_exact_dot(&sub.rows, r, &y, 2 * q + 1, d);
+    for (int64_t r = 0; r < sub->rows.rows; r++) {
+      int64_t q = pair_of[assignment[sub->where[r]]];
+      float sb = topk_exact_dot(&sub->rows, r, &y, 2 * q, d), sd = topk_exact_dot(&sub->rows, r, &y, 2 * q + 1, d);
       int64_t to = 2 * q + (sd > sb || (sd == sb && donor[q] < big[q]));
       buf[m * d + m] += to != slot[r];
       slot[r] = to;
     }
-    st = km_accumulate(&sub.rows, d, slot, m, buf, buf + m * d);
+    st = km_accumulate(&sub->rows, d, slot, m, buf, buf + m * d);
     MA_TRY(mpi_agree(comm, st));
     MA_TRY(mpi_sum_i64_array(comm, buf, nbuf));
     km_centroids(buf, buf + m * d, m, d, halves, empty); /* an empty half keeps its centroid */
     if (buf[m * d + m] == 0) break;
   }
 done:
-  gathered_free(&sub);
   free(pair_of);
   free(slot);
   free(buf);
@@ -329,7 +328,7 @@ static ma_status cap_sizes(MPI_Comm comm, const ma_rows *local, const int64_t *i
       km_split_into(halves, 2 * q, 2 * q + 1, d, cfg->seed, stream);
       touched[coarse_of[big[q]]] = 1;
     }
-    MA_TRY(split_pairs(comm, local, ids, out->assignment, d, big, donor, npair, k, halves));
+    MA_TRY(split_pairs(comm, local, ids, out->assignment, d, big, donor, npair, k, halves, sub));
     for (int64_t q = 0; q < npair; q++)
       for (int h = 0; h < 2; h++) {
         int64_t c = h ? donor[q] : big[q];
