@@ -290,7 +290,7 @@ static ma_status nearest(const ma_rows *x, const q8_info *xi, const ma_rows *y, 
   ip_argmax_ctx am;
   ip_argmax_init(&am, x, y, d, best, sim);
   if (xi) {
-    MA_TRY(q8_info_init(&yi, y, d, 127));
+    MA_TRY(q8_info_init(&yi, y, d, q8_levels_y()));
     q8_screen_set(&q, xi, &yi, d);
     b.screen = &q;
     am.band = q.band;

@@ -55,9 +55,11 @@ static ma_status dispatch(MPI_Comm comm, int rank, int argc, char **argv)
   }
   if (!strcmp(argv[1], "--version")) {
     if (rank == 0)
-      printf("memaudit %s\ncpu path %s (this CPU runs %s)\nOpenBLAS core %s\ninteger GEMM %s (--screen auto: %s)\n",
+      printf("memaudit %s\ncpu path %s (this CPU runs %s)\nOpenBLAS core %s\ninteger GEMM %s (--screen auto: %s)\n"
+             "oneDNN %s\n",
              MEMAUDIT_VERSION, cpu_isa_name(cpu_isa_active()), cpu_isa_name(cpu_isa_hardware()), cpu_blas_core(),
-             q8_gemm_name(), q8_gemm_fast() ? "int8" : "off");
+             q8_gemm_name(), q8_gemm_fast() ? "int8" : "off",
+             q8_onednn_version() ? q8_onednn_version() : "not built in");
     return MA_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/f16.h"
 #include "kernels/quant.h"
@@ -127,8 +128,9 @@ static loop_shape shape_of(const ma_rows *x, const ma_rows *y, int64_t d, int64_
   return l;
 }
 
-/* One side of a screened search, quantised: rows [first, first + n) of src as bytes (d per row), and for
- * the y side the column offsets of the integer GEMM. */
+/* One side of a screened search, quantised: rows [first, first + n) of src in q8_tile's layout (x rows
+ * q8_x_stride(d) bytes apart, y rows put by q8_y_put), and for the y side the column offsets of the
+ * integer GEMM. */
 typedef struct {
   const ma_rows *src;
   int is_x;
@@ -137,23 +139,28 @@ typedef struct {
   int64_t first;
 } qoperand;
 
-/* Quantises rows [r0, r0 + n) of op: the x side unsigned (q + levels + 1), the y side signed with
- * co[r] = -(x side's offset) * sum of the row, which takes the offset back out of every product. */
-static void qoperand_load(qoperand *op, const q8_screen *sc, int64_t r0, int64_t n, float *row)
+/* Quantises rows [r0, r0 + n) of op: the x side unsigned (q + levels + 1), the y side signed (through
+ * the byte row qrow) with co[r] = -(x side's offset) * sum of the row, which takes the offset back out of
+ * every product. */
+static void qoperand_load(qoperand *op, const q8_screen *sc, int64_t r0, int64_t n, float *row, uint8_t *qrow)
 {
-  int64_t d = sc->d;
-  int levels = op->is_x ? sc->xlevels : 127, offset = op->is_x ? sc->xlevels + 1 : 0;
+  int64_t d = sc->d, stride = q8_x_stride(d);
+  int levels = op->is_x ? sc->xlevels : sc->ylevels, offset = op->is_x ? sc->xlevels + 1 : 0;
   for (int64_t r = 0; r < n; r++) {
     const float *v = row;
     if (op->src->type == MA_F16) f16_to_f32((const uint16_t *)op->src->data + (r0 + r) * op->src->ld, row, d);
     else v = (const float *)op->src->data + (r0 + r) * op->src->ld;
-    uint8_t *q = op->q + r * d;
-    q8_quantize_q(v, d, levels, offset, q);
-    if (!op->is_x) {
-      int32_t t = 0;
-      for (int64_t c = 0; c < d; c++) t += (int8_t)q[c];
-      op->co[r] = -(sc->xlevels + 1) * t;
+    if (op->is_x) {
+      uint8_t *q = op->q + r * stride;
+      q8_quantize_q(v, d, levels, offset, q);
+      if (stride > d) memset(q + d, offset, (size_t)(stride - d));
+      continue;
     }
+    q8_quantize_q(v, d, levels, 0, qrow);
+    int32_t t = 0;
+    for (int64_t c = 0; c < d; c++) t += (int8_t)qrow[c];
+    op->co[r] = -(sc->xlevels + 1) * t;
+    q8_y_put((int8_t *)op->q, r, d, (const int8_t *)qrow);
   }
   op->first = r0;
 }
@@ -178,17 +185,19 @@ static ma_status run_q8(const ma_rows *x, const ma_rows *y, int64_t d, const ip_
   float *s = take(ws, 0, mrows * lds * (int64_t)sizeof(float));
   int32_t *c = take(ws, 3, mrows * lds * (int64_t)sizeof(int32_t));
   float *row = take(ws, 4, d * (int64_t)sizeof(float));
-  outer->q = take(ws, 5, ob * d);
-  inner->q = take(ws, 6, chunk * d);
+  uint8_t *qrow = take(ws, 1, d);
+  int64_t stride = q8_x_stride(d);
+  outer->q = take(ws, 5, x_outer ? ob * stride : q8_y_bytes(ob, d));
+  inner->q = take(ws, 6, x_outer ? q8_y_bytes(chunk, d) : chunk * stride);
   yo.co = take(ws, 7, (x_outer ? chunk : ob) * (int64_t)sizeof(int32_t));
-  if (!s || !c || !row || !outer->q || !inner->q || !yo.co) {
+  if (!s || !c || !row || !qrow || !outer->q || !inner->q || !yo.co) {
     st = ma_fail(MA_ERR_RUNTIME, "ip_search: out of memory for the int8 workspace (d %lld, bm %lld, bn %lld, "
                  "chunk %lld)", (long long)d, (long long)bm, (long long)bn, (long long)chunk);
     goto done;
   }
   for (int64_t c0 = 0; c0 < irows; c0 += chunk) {
     int64_t cn = irows - c0 < chunk ? irows - c0 : chunk;
-    qoperand_load(inner, sc, c0, cn, row);
+    qoperand_load(inner, sc, c0, cn, row, qrow);
     for (int64_t o0 = 0; o0 < orows; o0 += ob) {
       int64_t on = orows - o0 < ob ? orows - o0 : ob;
       int loaded_outer = 0;
@@ -204,12 +213,11 @@ static ma_status run_q8(const ma_rows *x, const ma_rows *y, int64_t d, const ip_
           }
         }
         if (!loaded_outer) {
-          qoperand_load(outer, sc, o0, on, row);
+          qoperand_load(outer, sc, o0, on, row, qrow);
           loaded_outer = 1;
         }
-        q8_gemm(mi, nj, d, xo.q + (i0 - xo.first) * d, d, (const int8_t *)yo.q + (j0 - yo.first) * d, d,
-                yo.co + (j0 - yo.first), c, lds);
-        q8_tile_to_float(sc, i0, j0, mi, nj, c, lds, s, lds);
+        q8_tile(sc, i0, j0, mi, nj, xo.q + (i0 - xo.first) * stride, (const int8_t *)yo.q, j0 - yo.first, yo.co, c,
+                s, lds, self);
         MA_TRY(h->tile(h->ctx, i0, j0, mi, nj, s, lds));
       }
     }
@@ -219,6 +227,7 @@ done:
     free(s);
     free(c);
     free(row);
+    free(qrow);
     free(outer->q);
     free(inner->q);
     free(yo.co);

@@ -4,10 +4,13 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/cpu.h"
 #include "kernels/f16.h"
+#include "kernels/q8_avx2.h"
 
 #ifdef MEMAUDIT_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
@@ -309,9 +312,9 @@ void q8_gemm_ref(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda,
     }
 }
 
-enum { ENGINE_UNSET = -1, ENGINE_REF = 0, ENGINE_ONEDNN = 1 };
+enum { ENGINE_UNSET = -1, ENGINE_REF = 0, ENGINE_ONEDNN = 1, ENGINE_AVX2 = 2 };
 static int engine = ENGINE_UNSET;
-static int xlevels;
+static int xlevels, ylevels;
 
 #ifdef MEMAUDIT_HAVE_ONEDNN
 static int onednn_gemm(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda, const int8_t *b,
@@ -339,32 +342,63 @@ static int onednn_exact(void)
       if (c[i * N + j] != (j % 2 ? -1 : 1) * 255 * 127 * D + j) return 0;
   return 1;
 }
-#endif
 
-/* Decided once: oneDNN on a vector path (AVX2 only on the avx2 path, so that a forced avx2 path measures
- * an AVX2 machine), the reference otherwise; and the x side's levels. */
-static void choose(void)
+/* oneDNN as the engine, if it runs here: AVX2 only on the avx2 path, so that a forced avx2 path measures
+ * an AVX2 machine. */
+static int choose_onednn(cpu_isa isa)
 {
-  if (engine != ENGINE_UNSET) return;
-  engine = ENGINE_REF;
-  xlevels = 127;
-#ifdef MEMAUDIT_HAVE_ONEDNN
-  cpu_isa isa = cpu_isa_active();
-  if (isa == CPU_ISA_SCALAR) return;
   /* one thread per rank, as OpenBLAS (OPENBLAS_NUM_THREADS=1), unless the user set OMP_NUM_THREADS */
   if (!getenv("OMP_NUM_THREADS")) omp_set_num_threads(1);
   if (isa == CPU_ISA_AVX2) dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
   int exact = onednn_exact();
-  if (exact < 0) return; /* oneDNN cannot run here: the reference, and auto means off */
+  if (exact < 0) return 0; /* oneDNN cannot run here */
   engine = ENGINE_ONEDNN;
-  if (!exact) xlevels = 63;
-#endif
+  xlevels = exact ? 127 : 63;
+  ylevels = 127;
+  return 1;
 }
+#endif
+
+/* Decided once, or again by q8_gemm_choose: on the avx2 path memaudit's own GEMM (measured faster than
+ * oneDNN's AVX2 kernel: docs/kernels.md), on AVX-512 oneDNN (VNNI sums bytes in one instruction) or, in
+ * a build without it, memaudit's; the reference on the scalar path. */
+static int choose_named(const char *name)
+{
+  engine = ENGINE_REF;
+  xlevels = ylevels = 127;
+  cpu_isa isa = cpu_isa_active();
+  if (name && !strcmp(name, "reference")) return 1;
+  if (isa == CPU_ISA_SCALAR) return !name;
+#ifdef MEMAUDIT_HAVE_ONEDNN
+  if (name ? !strcmp(name, "onednn") : isa >= CPU_ISA_AVX512) {
+    if (choose_onednn(isa)) return 1;
+    if (name) return 0;
+  }
+#endif
+  if (name && strcmp(name, "avx2")) return 0;
+  engine = ENGINE_AVX2;
+  xlevels = Q8A_XLEVELS;
+  ylevels = Q8A_YLEVELS;
+  return 1;
+}
+
+static void choose(void)
+{
+  if (engine == ENGINE_UNSET) choose_named(getenv("MEMAUDIT_Q8_GEMM"));
+}
+
+int q8_gemm_choose(const char *name) { return choose_named(name); }
 
 int q8_levels_x(void)
 {
   choose();
   return xlevels;
+}
+
+int q8_levels_y(void)
+{
+  choose();
+  return ylevels;
 }
 
 void q8_gemm(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda, const int8_t *b, int64_t ldb,
@@ -374,6 +408,22 @@ void q8_gemm(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda, con
 #ifdef MEMAUDIT_HAVE_ONEDNN
   if (engine == ENGINE_ONEDNN && onednn_gemm(m, n, d, a, lda, b, ldb, co, c, ldc)) return;
 #endif
+  if (engine == ENGINE_AVX2) {
+    int64_t d8 = q8a_x_stride(d);
+    uint8_t *ap = malloc((size_t)(m * d8));
+    int8_t *bp = malloc((size_t)q8a_y_bytes(n, d));
+    if (ap && bp) {
+      for (int64_t i = 0; i < m; i++) {
+        memcpy(ap + i * d8, a + i * lda, (size_t)d);
+        memset(ap + i * d8 + d, 0, (size_t)(d8 - d));
+      }
+      for (int64_t j = 0; j < n; j++) q8a_y_put(bp, j, d, b + j * ldb);
+      q8a_gemm(m, n, d, ap, d8, bp, 0, co, c, ldc);
+    }
+    free(ap);
+    free(bp);
+    if (ap && bp) return;
+  }
   q8_gemm_ref(m, n, d, a, lda, b, ldb, co, c, ldc);
 }
 
@@ -393,13 +443,60 @@ const char *q8_gemm_name(void)
     }
   }
 #endif
-  return "reference";
+  return engine == ENGINE_AVX2 ? "memaudit-avx2" : "reference";
+}
+
+const char *q8_onednn_version(void)
+{
+#ifdef MEMAUDIT_HAVE_ONEDNN
+  static char v[32];
+  const dnnl_version_t *dv = dnnl_version();
+  snprintf(v, sizeof v, "%d.%d.%d", dv->major, dv->minor, dv->patch);
+  return v;
+#else
+  return NULL;
+#endif
 }
 
 int q8_gemm_fast(void)
 {
   choose();
-  return engine == ENGINE_ONEDNN;
+  return engine != ENGINE_REF;
+}
+
+int64_t q8_x_stride(int64_t d)
+{
+  choose();
+  return engine == ENGINE_AVX2 ? q8a_x_stride(d) : d;
+}
+
+int64_t q8_y_bytes(int64_t rows, int64_t d)
+{
+  choose();
+  return engine == ENGINE_AVX2 ? q8a_y_bytes(rows, d) : rows * d;
+}
+
+void q8_y_put(int8_t *y, int64_t r, int64_t d, const int8_t *q)
+{
+  choose();
+  if (engine == ENGINE_AVX2) q8a_y_put(y, r, d, q);
+  else memcpy(y + r * d, q, (size_t)d);
+}
+
+void q8_tile(const q8_screen *q, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const uint8_t *x, const int8_t *y,
+             int64_t yr, const int32_t *co, int32_t *c, float *s, int64_t lds, int self)
+{
+  choose();
+  int64_t d = q->d;
+  if (engine == ENGINE_AVX2) {
+    int64_t b0 = j0 - yr; /* the y row of the block's row 0 */
+    q8a_conv cv = {q->x->scale + i0, q->x->eps + i0, q->x->norm + i0, q->y->scale + b0, q->y->qnorm + b0,
+                   q->y->eps + b0, q->shift};
+    q8a_tile(mi, nj, d, x, q8a_x_stride(d), y, yr, self ? i0 - j0 : Q8A_NONE_BELOW, co, &cv, s, lds);
+    return;
+  }
+  q8_gemm(mi, nj, d, x, d, y + yr * d, d, co + yr, c, lds);
+  q8_tile_to_float(q, i0, j0, mi, nj, c, lds, s, lds);
 }
 
 /* ---- the bound ---- */
@@ -452,6 +549,7 @@ void q8_screen_set(q8_screen *s, const q8_info *x, const q8_info *y, int64_t d)
   s->y = y;
   s->d = d;
   s->xlevels = q8_levels_x();
+  s->ylevels = q8_levels_y();
   /* |<x,y> - <x̂,ŷ>| = |<x - x̂, ŷ> + <x, y - ŷ>| <= eps_x |ŷ| + |x| eps_y <= shift */
   double shift = (double)x->max_eps * y->max_qnorm + (double)x->max_norm * y->max_eps;
   s->shift = up(shift);
@@ -468,10 +566,10 @@ ma_status q8_screen_init(q8_screen *s, const ma_rows *x, const ma_rows *y, int64
   ma_status st = MA_OK;
   q8_info fx, fy = {0};
   /* x against itself with the same levels on both sides: one set of quantities serves both */
-  int same = x == y && q8_levels_x() == 127;
+  int same = x == y && q8_levels_x() == q8_levels_y();
   *s = (q8_screen){0};
   MA_TRY(q8_info_init(&fx, x, d, q8_levels_x()));
-  if (!same) st = q8_info_init(&fy, y, d, 127);
+  if (!same) st = q8_info_init(&fy, y, d, q8_levels_y());
   if (st != MA_OK) {
     q8_info_free(&fx);
     goto done;
@@ -497,5 +595,5 @@ int64_t q8_search_memory(int64_t x_rows, int64_t y_rows, int64_t d)
   int64_t inner = x_rows < y_rows ? x_rows : y_rows, chunk = IP_CHUNK_BYTES / (d * (int64_t)sizeof(float));
   if (inner > chunk) inner = chunk;
   return 16 * (x_rows + y_rows + 2) + (int64_t)IP_BM_DEFAULT * (IP_BN_DEFAULT + 32) * 4 +
-         (IP_BM_DEFAULT + IP_BN_DEFAULT + inner) * (d + 4) + d * 4;
+         (IP_BM_DEFAULT + IP_BN_DEFAULT + inner + 2 * 16) * (q8_x_stride(d) + 4) + d * 5;
 }

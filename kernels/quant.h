@@ -4,8 +4,8 @@
  * they treat an SGEMM tile with a wider band: entries that could matter are rescored by the exact dot
  * (topk_exact_dot), so the answers are the float32 path's, bit for bit.
  *
- * A row v of d elements is quantised with L levels (L = 127, or 63 on the x side when the integer
- * GEMM would saturate, see q8_levels_x): amax = max |v_c|, scale = amax / L, q_c = rint(v_c * (L /
+ * A row v of d elements is quantised with L levels (L = 127, or fewer when the integer GEMM adds
+ * products in 16 bits, see q8_levels_x and q8_levels_y): amax = max |v_c|, scale = amax / L, q_c = rint(v_c * (L /
  * amax)) clamped to [-L, L]; v̂ = scale * q. Per row the quantisation keeps (rounded up to float):
  *   eps   = |v - v̂|   (Euclidean norm, the row's quantisation error)
  *   norm  = |v|
@@ -37,6 +37,7 @@ typedef struct q8_screen {
   const q8_info *x, *y;
   q8_info own_x, own_y;
   int xlevels;  /* levels of the x side (the unsigned operand of the integer GEMM) */
+  int ylevels;  /* levels of the y side (the signed one) */
   float shift;  /* >= every pair's bound eps_i * qnorm_j + norm_i * eps_j */
   float band;   /* shift plus the rounding of the screened value and of the exact one */
   int64_t d;
@@ -57,19 +58,19 @@ void q8_quantize(const float *v, int64_t d, int levels, int8_t *q, float *scale,
 void q8_quantize_q(const float *v, int64_t d, int levels, int offset, uint8_t *q);
 
 /* The quantities of every row of r quantised with `levels` levels (q8_levels_x() for rows that go on
- * the x side of a search, 127 for the y side). Fails with MA_ERR_USAGE when d > Q8_MAX_D,
+ * the x side of a search, q8_levels_y() for the y side). Fails with MA_ERR_USAGE when d > Q8_MAX_D,
  * MA_ERR_RUNTIME when out of memory. Not collective. */
 ma_status q8_info_init(q8_info *f, const ma_rows *r, int64_t d, int levels);
 
 /* Frees f's arrays. Not collective. */
 void q8_info_free(q8_info *f);
 
-/* s for a search of the rows described by x (made with q8_levels_x() levels) against those of y (127
- * levels): s borrows x and y, which must outlive it. Not collective. */
+/* s for a search of the rows described by x (made with q8_levels_x() levels) against those of y
+ * (q8_levels_y() levels): s borrows x and y, which must outlive it. Not collective. */
 void q8_screen_set(q8_screen *s, const q8_info *x, const q8_info *y, int64_t d);
 
 /* s for a search of x against y (dimension d), the quantities made and owned by s (once when x == y,
- * a self-search, and both sides have 127 levels). Fails as q8_info_init. Not collective. */
+ * a self-search, and both sides have the same levels). Fails as q8_info_init. Not collective. */
 ma_status q8_screen_init(q8_screen *s, const ma_rows *x, const ma_rows *y, int64_t d);
 
 /* Frees what s owns. Not collective. */
@@ -81,15 +82,25 @@ void q8_screen_free(q8_screen *s);
  * once). Not collective. */
 int64_t q8_search_memory(int64_t x_rows, int64_t y_rows, int64_t d);
 
-/* Levels of the x side: 127 when the integer GEMM sums u8 * s8 products exactly (VNNI, AMX, the
- * reference), 63 when it adds pairs of products in saturating 16-bit lanes (oneDNN on AVX2 and AVX-512
- * without VNNI: 255 * 127 * 2 > 32767, 127 * 127 * 2 < 32767). Found once, by a probe GEMM at the
- * extreme values. Not collective. */
+/* Levels of the x side: 127 when the integer GEMM sums u8 * s8 products exactly (oneDNN on VNNI or AMX,
+ * the reference), 63 when it adds pairs of products in saturating 16-bit lanes (oneDNN on AVX2 and
+ * AVX-512 without VNNI: 255 * 127 * 2 > 32767, 127 * 127 * 2 < 32767; memaudit's AVX2 GEMM,
+ * kernels/q8_avx2.h). Found once, by a probe GEMM at the extreme values for oneDNN. Not collective. */
 int q8_levels_x(void);
 
+/* Levels of the y side: 127, or 63 for memaudit's AVX2 GEMM (which adds four products in 16 bits).
+ * Not collective. */
+int q8_levels_y(void);
+
+/* Chooses the integer GEMM: NULL the default of the active path (oneDNN on AVX-512, memaudit's own on
+ * AVX2 and wherever oneDNN is absent, the reference on the scalar path; the environment variable
+ * MEMAUDIT_Q8_GEMM, if set, names the one to use), or "onednn", "avx2", "reference". Returns 1 when the
+ * one asked for runs here (else the reference is chosen). The levels change with the GEMM: quantities
+ * made before a change (q8_info) must not be used after it. Not collective. */
+int q8_gemm_choose(const char *name);
+
 /* c[i * ldc + j] = sum_k a[i * lda + k] * b[j * ldb + k] + co[j] in int32 (a unsigned, b signed): the
- * integer GEMM, oneDNN's dnnl_gemm_u8s8s32 when built with it and the path is not scalar, else
- * q8_gemm_ref. Not collective. */
+ * chosen integer GEMM on row-major operands (memaudit's AVX2 one packs b first). Not collective. */
 void q8_gemm(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda, const int8_t *b, int64_t ldb,
              const int32_t *co, int32_t *c, int64_t ldc);
 
@@ -97,13 +108,32 @@ void q8_gemm(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda, con
 void q8_gemm_ref(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda, const int8_t *b,
                  int64_t ldb, const int32_t *co, int32_t *c, int64_t ldc);
 
-/* Which integer GEMM q8_gemm runs: "onednn-<isa>" (the ISA oneDNN dispatches to) or "reference". Not
- * collective. */
+/* Which integer GEMM q8_gemm runs: "onednn-<isa>" (the ISA oneDNN dispatches to), "memaudit-avx2" or
+ * "reference". Not collective. */
 const char *q8_gemm_name(void);
 
-/* Whether q8_gemm is fast here: oneDNN on a vector path. `--screen auto` screens only then. Not
- * collective. */
+/* oneDNN's version ("2.6.3") when this build has it, else NULL. Not collective. */
+const char *q8_onednn_version(void);
+
+/* Whether q8_gemm is fast here: not the reference. `--screen auto` screens only then. Not collective. */
 int q8_gemm_fast(void);
+
+/* The layout q8_tile reads: x rows q8_x_stride(d) bytes apart (d, or d rounded up to 8 for memaudit's
+ * GEMM; the bytes past d are any value), a y block of `rows` rows in q8_y_bytes(rows, d) bytes, row r
+ * (d signed bytes q) stored there by q8_y_put (row-major, or packed in panels for memaudit's GEMM). Not
+ * collective. */
+int64_t q8_x_stride(int64_t d);
+int64_t q8_y_bytes(int64_t rows, int64_t d);
+void q8_y_put(int8_t *y, int64_t r, int64_t d, const int8_t *q);
+
+/* The screened tile of x rows [i0, i0 + mi) against y rows [j0, j0 + nj): s[i * lds + t] = the
+ * conversion of q8_tile_to_float of sum_k x[i][k] * y_{yr + t}[k] + co[yr + t], where x points at the
+ * quantised row i0 (q8_x_stride apart), y is a quantised y block (q8_y_put) whose row yr is y row j0 and
+ * co its column offsets, indexed as its rows. c is scratch for mi x lds int32 (the engines that convert
+ * after the GEMM). self: x and y are the same rows (a self-search), and entries with j0 + t <= i0 + i
+ * may be left unwritten. Not collective. */
+void q8_tile(const q8_screen *q, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const uint8_t *x, const int8_t *y,
+             int64_t yr, const int32_t *co, int32_t *c, float *s, int64_t lds, int self);
 
 /* Converts an integer tile to screened similarities: s[i * lds + j] = ((((float)c[i * ldc + j] * sx[i]) *
  * sy[j] + ex[i] * qny[j]) + nx[i] * ey[j]) - shift, each operation rounded to float in this order (the

@@ -87,7 +87,7 @@ ma_status knn_search(MPI_Comm comm, const knn_train *train, const ma_rows *q, co
   if (st == MA_OK && (MPI_Type_contiguous((int)rb, MPI_BYTE, &rtype) != MPI_SUCCESS || MPI_Type_commit(&rtype) != MPI_SUCCESS ||
                       MPI_Op_create(merge_op, 1, &op) != MPI_SUCCESS))
     st = ma_fail(MA_ERR_RUNTIME, "cannot create the MPI type and operation of the k-NN merge");
-  if (st == MA_OK && p->screen) st = q8_info_init(&ti, &train->rows, d, 127);
+  if (st == MA_OK && p->screen) st = q8_info_init(&ti, &train->rows, d, q8_levels_y());
   MA_TRY(mpi_agree(comm, st));
 
   for (int owner = 0; owner < nranks; owner++) {

@@ -47,8 +47,8 @@ cmake --build build -j"$(nproc)"
 case "$mode" in
   demo) exec bash scripts/demo.sh ;;
   test)
-    # every test on the build with oneDNN; then a build without it (the reference integer GEMM, --screen
-    # auto meaning off): the unit tests and the MPI tests that exercise the screening and the options
+    # every test on the build with oneDNN; then a build without it (memaudit's own integer GEMM on the
+    # vector paths): the unit tests and the MPI tests that exercise the screening and the options
     status=0
     (cd build && ctest --output-on-failure --timeout 900) || status=1
     echo "== building without oneDNN into build-noonednn/"

@@ -2,8 +2,9 @@
 dedup (the clustered search, --exact, the recall estimate, a threshold sweep) and audit (the k-NN of the
 generated samples and of the holdout, and the train-to-train baseline) run with --screen int8 at 1, 2, 3
 and 4 ranks, with --screen auto, and with int8 on every CPU path this machine can force
-(MEMAUDIT_ISA=scalar runs the reference integer GEMM, avx2 holds oneDNN to AVX2: 63 levels on the x
-side), give files identical in every dataset and attribute (but command_line) to --screen off at 1 rank,
+(MEMAUDIT_ISA=scalar runs the reference integer GEMM, avx2 memaudit's own AVX2 GEMM at 63 levels a side;
+and, in a build with oneDNN, oneDNN held to AVX2 with MEMAUDIT_Q8_GEMM=onednn: 63 levels on the x side),
+give files identical in every dataset and attribute (but command_line) to --screen off at 1 rank,
 and summaries equal in every key but the run's measures (the *_rescored counts among them) and the keys
 that say how the run went (`screen`, `integer_gemm`, `isa`).
 
@@ -27,6 +28,7 @@ out, _ = run(1, '--version')
 hw = out.split('this CPU runs ')[1].split(')')[0]
 auto = out.split('--screen auto: ')[1].split(')')[0]
 assert auto in ('int8', 'off'), out
+onednn = 'not built in' not in out.split('oneDNN ')[1].splitlines()[0]
 ORDER = ['scalar', 'avx2', 'avx512']
 paths = ORDER[:ORDER.index(hw) + 1]
 p = lambda name: os.path.join(d, name)
@@ -95,7 +97,7 @@ jobs = {
 
 
 def job(name, mode, ranks, env=None):
-    tag = f'{name}-{mode}-r{ranks}' + (f'-{env["MEMAUDIT_ISA"]}' if env else '')
+    tag = f'{name}-{mode}-r{ranks}' + ''.join(f'-{v}' for v in (env or {}).values())
     _, err = run(ranks, *jobs[name], '--screen', mode, '-o', p(tag + '.h5'), '--summary', p(tag + '.json'), env=env)
     with open(p(tag + '.json')) as f:
         s = json.load(f)
@@ -134,10 +136,13 @@ for name in jobs:
     ref = job(name, 'off', 1)
     runs = [job(name, 'int8', r) for r in (1, 2, 3, 4)] + [job(name, 'auto', 2)]
     runs += [job(name, 'int8', 2, env={'MEMAUDIT_ISA': isa}) for isa in paths]
+    if onednn and 'avx2' in paths:
+        runs.append(job(name, 'int8', 2, env={'MEMAUDIT_ISA': 'avx2', 'MEMAUDIT_Q8_GEMM': 'onednn'}))
     for h5, js in runs:
         same_result(ref[0], h5, summaries=(stripped(ref[1]), stripped(js)))
     assert rescored(runs[0][1]) > 0, f'{name}: nothing rescored with int8'
-    ok(f'{name}: --screen int8 at 1-4 ranks, auto, and int8 on {", ".join(paths)} equal --screen off')
+    ok(f'{name}: --screen int8 at 1-4 ranks, auto, and int8 on {", ".join(paths)}'
+       f'{" and oneDNN held to AVX2" if onednn and "avx2" in paths else ""} equal --screen off')
 
 expect_error(1, 2, '--screen', 'kmeans', '-i', p('train.h5'), '--clusters', 4, '--screen', 'fast', '-o', p('bad.h5'))
 ok('--screen fast: exit 2')

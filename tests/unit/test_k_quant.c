@@ -3,8 +3,11 @@
  * 16-bit pair sums; the bound |exact - screened| <= band on every entry of every tile, on adversarial
  * rows; and the screened searches (argmax, top-k with counts, range pairs, self-search) against the
  * reference searches bit for bit, with exact duplicates, ties and thresholds placed exactly on
- * similarities, float32 and float16, several blockings. Every test runs once per instruction-set path
- * (ctest runs the binary a second time with oneDNN held to AVX2, DNNL_MAX_CPU_ISA=AVX2). */
+ * similarities, float32 and float16, several blockings; the fused tile of memaudit's AVX2 GEMM
+ * (q8_tile) against the reference GEMM and conversion, every bit, at every offset and tail. Every test
+ * runs for each integer GEMM this build and CPU have (the reference, memaudit's AVX2 one, oneDNN) on
+ * each instruction-set path (ctest runs the binary a second time with oneDNN held to AVX2,
+ * DNNL_MAX_CPU_ISA=AVX2, and MEMAUDIT_Q8_GEMM=onednn: that GEMM only). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -146,10 +149,10 @@ static void test_quantize(void **state)
   }
 }
 
-/* One integer GEMM against the reference at a shape, with the extreme values of the x side's levels. */
+/* One integer GEMM against the reference at a shape, with the extreme values of both sides' levels. */
 static void gemm_case(int64_t m, int64_t n, int64_t d, int pattern)
 {
-  int lx = q8_levels_x(), off = lx + 1;
+  int lx = q8_levels_x(), ly = q8_levels_y(), off = lx + 1;
   uint8_t *a = malloc((size_t)(m * d));
   int8_t *b = malloc((size_t)(n * d));
   int32_t *co = malloc((size_t)n * sizeof *co), *c = malloc((size_t)(m * n) * sizeof *c),
@@ -161,7 +164,7 @@ static void gemm_case(int64_t m, int64_t n, int64_t d, int pattern)
   for (int64_t j = 0; j < n; j++) {
     int32_t t = 0;
     for (int64_t k = 0; k < d; k++) {
-      int q = pattern == 0 ? (j % 2 ? -127 : 127) : pattern == 1 ? (rnd() < 0.5 ? 127 : -127) : (int)(rnd() * 255) - 127;
+      int q = pattern == 0 ? (j % 2 ? -ly : ly) : pattern == 1 ? (rnd() < 0.5 ? ly : -ly) : (int)(rnd() * (2 * ly + 1)) - ly;
       b[j * d + k] = (int8_t)q;
       t += q;
     }
@@ -191,7 +194,78 @@ static void test_gemm(void **state)
                                {257, 130, 300}, {256, 1024, 256}, {33, 17, 1000}};
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
     for (int pattern = 0; pattern < 3; pattern++) gemm_case(shapes[s][0], shapes[s][1], shapes[s][2], pattern);
-  print_message("integer GEMM: %s, x side levels %d\n", q8_gemm_name(), q8_levels_x());
+}
+
+/* q8_tile (memaudit's AVX2 GEMM fuses the GEMM and the conversion) against q8_gemm_ref then
+ * q8_tile_to_float, every bit: x rows at any start, y blocks whose row yr falls anywhere in a 16-row
+ * panel, every tail of rows and columns, odd d (padding), the extreme values of the levels; and as a
+ * self-search's tile, the entries right of the diagonal. */
+static void test_tile(void **state)
+{
+  (void)state;
+  const int64_t dims[] = {1, 3, 8, 17, 64, 300};
+  int lx = q8_levels_x(), ly = q8_levels_y(), off = lx + 1;
+  for (size_t di = 0; di < sizeof dims / sizeof *dims; di++) {
+    int64_t d = dims[di], nx = 23, ny = 70, stride = q8_x_stride(d), lds = 80;
+    rowset x = make_rows(nx, d, MA_F32, NULL, 1), y = make_rows(ny, d, MA_F32, NULL, 0);
+    q8_screen q;
+    assert_int_equal(q8_screen_init(&q, &x.r, &y.r, d), MA_OK);
+    uint8_t *xq = malloc((size_t)(nx * stride)), *xr = malloc((size_t)(nx * d));
+    int8_t *yq = malloc((size_t)q8_y_bytes(ny, d)), *yr = malloc((size_t)(ny * d));
+    int32_t *co = malloc((size_t)ny * sizeof *co), *c = malloc((size_t)(nx * lds) * sizeof *c),
+            *cr = malloc((size_t)(nx * lds) * sizeof *cr);
+    float *s = malloc((size_t)(nx * lds) * sizeof *s), *sr = malloc((size_t)(nx * lds) * sizeof *sr);
+    for (int pattern = 0; pattern < 2; pattern++) {
+      for (int64_t i = 0; i < nx; i++)
+        for (int64_t k = 0; k < stride; k++) {
+          int v = pattern ? (rnd() < 0.5 ? lx : -lx) : (int)(rnd() * (2 * lx + 1)) - lx;
+          xq[i * stride + k] = (uint8_t)(k < d ? v + off : (int)(rnd() * 256)); /* padding: any byte */
+          if (k < d) xr[i * d + k] = (uint8_t)(v + off);
+        }
+      for (int64_t j = 0; j < ny; j++) {
+        int32_t t = 0;
+        for (int64_t k = 0; k < d; k++) {
+          int v = pattern ? (rnd() < 0.5 ? ly : -ly) : (int)(rnd() * (2 * ly + 1)) - ly;
+          yr[j * d + k] = (int8_t)v;
+          t += v;
+        }
+        co[j] = -off * t;
+        q8_y_put(yq, j, d, yr + j * d);
+      }
+      /* a y block holding y rows [b0, ny): block row yr0 is y row b0 + yr0 */
+      for (int64_t b0 = 0; b0 < 20; b0 += 7) {
+        int8_t *blk = malloc((size_t)q8_y_bytes(ny - b0, d));
+        for (int64_t j = b0; j < ny; j++) q8_y_put(blk, j - b0, d, yr + j * d);
+        for (int64_t yr0 = 0; yr0 < 20; yr0 += 3)
+          for (int64_t nj = 1; b0 + yr0 + nj <= ny; nj += nj < 18 ? 1 : 17)
+            for (int64_t mi = 1; mi <= 13; mi += mi < 7 ? 1 : 6) {
+              int64_t i0 = nx - mi - 1, j0 = b0 + yr0;
+              q8_gemm_ref(mi, nj, d, xr + i0 * d, d, yr + j0 * d, d, co + j0, cr, lds);
+              q8_tile_to_float(&q, i0, j0, mi, nj, cr, lds, sr, lds);
+              q8_tile(&q, i0, j0, mi, nj, xq + i0 * stride, blk, yr0, co + b0, c, s, lds, 0);
+              for (int64_t i = 0; i < mi; i++) assert_memory_equal(s + i * lds, sr + i * lds, (size_t)nj * sizeof *s);
+              /* as a self-search's tile: the entries right of the diagonal (the others may be skipped) */
+              q8_tile(&q, i0, j0, mi, nj, xq + i0 * stride, blk, yr0, co + b0, c, s, lds, 1);
+              for (int64_t i = 0; i < mi; i++)
+                for (int64_t t = 0; t < nj; t++)
+                  if (j0 + t > i0 + i) assert_memory_equal(s + i * lds + t, sr + i * lds + t, sizeof *s);
+            }
+        free(blk);
+      }
+    }
+    free(xq);
+    free(xr);
+    free(yq);
+    free(yr);
+    free(co);
+    free(c);
+    free(cr);
+    free(s);
+    free(sr);
+    q8_screen_free(&q);
+    free(x.data);
+    free(y.data);
+  }
 }
 
 /* The tile conversion of the path against its formula in plain C (this file is compiled without
@@ -294,6 +368,12 @@ static void test_bound(void **state)
   assert_int_equal(q8_screen_init(&q, &xr, &yr, Q8_MAX_D + 1), MA_ERR_USAGE);
 }
 
+static int by_pair(const void *p, const void *q)
+{
+  const ip_pair *a = p, *b = q;
+  return a->a != b->a ? (a->a > b->a) - (a->a < b->a) : (a->b > b->b) - (a->b < b->b);
+}
+
 /* Screened argmax, top-k and range against the references, bit for bit. */
 static void check_searches(const rowset *x, const rowset *y, int64_t d, const ip_blocking *blk0, float t)
 {
@@ -354,13 +434,8 @@ static void check_searches(const rowset *x, const rowset *y, int64_t d, const ip
     }
     assert_int_equal(ip_ref_range(&x->r, &yy->r, d, t, self, &ref, &nr), MA_OK);
     assert_int_equal(ng, nr);
-    /* ref is sorted by (a, b); sort ours the same way (insertion: few pairs) */
-    for (int64_t p = 1; p < ng; p++)
-      for (int64_t r = p; r > 0 && (got[r - 1].a > got[r].a || (got[r - 1].a == got[r].a && got[r - 1].b > got[r].b)); r--) {
-        ip_pair tmp = got[r];
-        got[r] = got[r - 1];
-        got[r - 1] = tmp;
-      }
+    /* ref is sorted by (a, b); sort ours the same way */
+    qsort(got, (size_t)ng, sizeof *got, by_pair);
     for (int64_t p = 0; p < ng; p++) {
       assert_int_equal(got[p].a, ref[p].a);
       assert_int_equal(got[p].b, ref[p].b);
@@ -432,18 +507,28 @@ int main(void)
       cmocka_unit_test(test_quantize),
       cmocka_unit_test(test_gemm),
       cmocka_unit_test(test_tile_convert),
+      cmocka_unit_test(test_tile),
       cmocka_unit_test(test_bound),
       cmocka_unit_test(test_searches),
       cmocka_unit_test(test_adversarial),
   };
   int failed = 0;
-  /* the integer GEMM is chosen once, on the first call: at the best path, so that every path below
-   * runs oneDNN (when built with it) and the path's own quantisation and conversion */
-  print_message("integer GEMM %s, x side levels %d\n", q8_gemm_name(), q8_levels_x());
-  for (int isa = CPU_ISA_SCALAR; isa <= (int)cpu_isa_hardware(); isa++) {
-    cpu_isa_force((cpu_isa)isa);
-    print_message("path %s\n", cpu_isa_name(cpu_isa_active()));
-    failed += cmocka_run_group_tests(tests, NULL, NULL);
+  /* each integer GEMM is chosen at the best path (as memaudit chooses it), then every path below runs
+   * it with the path's own quantisation, conversion and handlers */
+  const char *only = getenv("MEMAUDIT_Q8_GEMM"), *engines[] = {"reference", "avx2", "onednn"};
+  for (size_t e = 0; e < sizeof engines / sizeof *engines; e++) {
+    if (only && strcmp(only, engines[e])) continue;
+    cpu_isa_force(cpu_isa_hardware());
+    if (!q8_gemm_choose(engines[e])) {
+      print_message("integer GEMM %s: not available here\n", engines[e]);
+      continue;
+    }
+    print_message("integer GEMM %s, levels x %d, y %d\n", q8_gemm_name(), q8_levels_x(), q8_levels_y());
+    for (int isa = CPU_ISA_SCALAR; isa <= (int)cpu_isa_hardware(); isa++) {
+      cpu_isa_force((cpu_isa)isa);
+      print_message("path %s\n", cpu_isa_name(cpu_isa_active()));
+      failed += cmocka_run_group_tests(tests, NULL, NULL);
+    }
   }
   return failed;
 }
