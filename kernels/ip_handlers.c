@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "core/cpu.h"
+#include "kernels/f16.h"
 #include "kernels/topk_exact.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -24,7 +25,41 @@ typedef struct {
   /* the first j in [from, n) with s[j] >= t, or n */
   int64_t (*first_ge)(const float *s, int64_t from, int64_t n, float t);
   int64_t (*count_ge)(const float *s, int64_t n, float t);
+  /* base + j for the j in [*from, n) with s[j] >= t, j != skip, in order, at most cap of them into out;
+   * *from becomes the column to go on from (n when the row is done). Returns how many. */
+  int (*collect_ge)(const float *s, int64_t *from, int64_t n, float t, int64_t skip, int64_t base, int64_t *out,
+                    int cap);
 } row_scan;
+
+/* Appends base + (j + b) for each bit b of mask, in order, but column skip, to out[*k...] up to cap:
+ * returns the column not taken when out is full, else -1. */
+static inline int64_t take_bits(uint64_t mask, int64_t j, int64_t skip, int64_t base, int64_t *out, int *k, int cap)
+{
+  while (mask) {
+    int64_t jj = j + __builtin_ctzll(mask);
+    mask &= mask - 1;
+    if (jj == skip) continue;
+    if (*k == cap) return jj;
+    out[(*k)++] = base + jj;
+  }
+  return -1;
+}
+
+static int collect_ge_c(const float *s, int64_t *from, int64_t n, float t, int64_t skip, int64_t base, int64_t *out,
+                        int cap)
+{
+  int k = 0;
+  for (int64_t j = *from; j < n; j++) {
+    if (!(s[j] >= t) || j == skip) continue;
+    if (k == cap) {
+      *from = j;
+      return k;
+    }
+    out[k++] = base + j;
+  }
+  *from = n;
+  return k;
+}
 
 static float max_c(const float *s, int64_t n)
 {
@@ -48,7 +83,7 @@ static int64_t count_ge_c(const float *s, int64_t n, float t)
   return c;
 }
 
-static const row_scan scan_c = {max_c, first_ge_c, count_ge_c};
+static const row_scan scan_c = {max_c, first_ge_c, count_ge_c, collect_ge_c};
 
 #if IP_X86
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -118,7 +153,29 @@ AVX2 static int64_t count_ge_avx2(const float *s, int64_t n, float t)
   return total;
 }
 
-static const row_scan scan_avx2 = {max_avx2, first_ge_avx2, count_ge_avx2};
+/* 32 columns a step, their comparisons in one mask; most steps have none. */
+AVX2 static int collect_ge_avx2(const float *s, int64_t *from, int64_t n, float t, int64_t skip, int64_t base,
+                                int64_t *out, int cap)
+{
+  __m256 vt = _mm256_set1_ps(t);
+  int k = 0;
+  int64_t j = *from, stop;
+  for (; j + 32 <= n; j += 32) {
+    unsigned k0 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j), vt, _CMP_GE_OQ));
+    unsigned k1 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j + 8), vt, _CMP_GE_OQ));
+    unsigned k2 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j + 16), vt, _CMP_GE_OQ));
+    unsigned k3 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j + 24), vt, _CMP_GE_OQ));
+    uint64_t m = k0 | k1 << 8 | k2 << 16 | (uint64_t)k3 << 24;
+    if (m && (stop = take_bits(m, j, skip, base, out, &k, cap)) >= 0) {
+      *from = stop;
+      return k;
+    }
+  }
+  *from = j;
+  return k + collect_ge_c(s, from, n, t, skip, base, out + k, cap - k);
+}
+
+static const row_scan scan_avx2 = {max_avx2, first_ge_avx2, count_ge_avx2, collect_ge_avx2};
 
 #define AVX512 __attribute__((target("avx512f")))
 
@@ -196,7 +253,29 @@ AVX512 static int64_t count_ge_avx512(const float *s, int64_t n, float t)
   return total;
 }
 
-static const row_scan scan_avx512 = {max_avx512, first_ge_avx512, count_ge_avx512};
+/* 64 columns a step, as collect_ge_avx2. */
+AVX512 static int collect_ge_avx512(const float *s, int64_t *from, int64_t n, float t, int64_t skip, int64_t base,
+                                    int64_t *out, int cap)
+{
+  __m512 vt = _mm512_set1_ps(t);
+  int k = 0;
+  int64_t j = *from, stop;
+  for (; j + 64 <= n; j += 64) {
+    __mmask16 k0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j), vt, _CMP_GE_OQ);
+    __mmask16 k1 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 16), vt, _CMP_GE_OQ);
+    __mmask16 k2 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 32), vt, _CMP_GE_OQ);
+    __mmask16 k3 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 48), vt, _CMP_GE_OQ);
+    uint64_t m = (uint64_t)k0 | (uint64_t)k1 << 16 | (uint64_t)k2 << 32 | (uint64_t)k3 << 48;
+    if (m && (stop = take_bits(m, j, skip, base, out, &k, cap)) >= 0) {
+      *from = stop;
+      return k;
+    }
+  }
+  *from = j;
+  return k + collect_ge_c(s, from, n, t, skip, base, out + k, cap - k);
+}
+
+static const row_scan scan_avx512 = {max_avx512, first_ge_avx512, count_ge_avx512, collect_ge_avx512};
 #endif
 
 static const row_scan *scan(void)
@@ -237,10 +316,11 @@ float ip_reach_of(float v, float band)
   return (double)f > t ? nextafterf(f, -INFINITY) : f;
 }
 
-/* Rescores (row i, column j) exactly and keeps it if it beats row i's best (ties: lower column). */
-static void argmax_consider(ip_argmax_ctx *c, int64_t i, int64_t j)
+/* Rescores (row i, column j) exactly and keeps it if it beats row i's best (ties: lower column); x row i
+ * is row xi of xs. */
+static void argmax_consider(ip_argmax_ctx *c, const ma_rows *xs, int64_t xi, int64_t i, int64_t j)
 {
-  float e = topk_exact_dot(c->x, i, c->y, j, c->d);
+  float e = topk_exact_dot(xs, xi, c->y, j, c->d);
   c->rescored++;
   if (e > c->best_sim[i] || (e == c->best_sim[i] && j < c->best[i])) {
     c->best_sim[i] = e;
@@ -253,16 +333,19 @@ static void argmax_consider(ip_argmax_ctx *c, int64_t i, int64_t j)
  * bar for the rest of the row. The columns still within the bar (usually none after SGEMM, a few after
  * int8 screening) are rescored together, several dots at once (topk_exact_dots), in batches of
  * ARGMAX_BATCH, the bar raised between batches: some more dots than one at a time would compute, the
- * same winner (the largest exact value, ties to the lower column, among candidates that include it). */
-enum { ARGMAX_BATCH = 32 };
+ * same winner (the largest exact value, ties to the lower column, among candidates that include it).
+ * A float16 x row (of at most ARGMAX_XF elements) is widened once for all its dots, not once per dot
+ * or group: the exact dot of its float copy has the same bits. */
+enum { ARGMAX_BATCH = 32, ARGMAX_XF = 1024 };
 
 static ma_status argmax_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int64_t nj,
                              const float *s, int64_t lds)
 {
   ip_argmax_ctx *c = ctx;
   const row_scan *sc = scan();
-  float band = c->band, e[ARGMAX_BATCH];
+  float band = c->band, e[ARGMAX_BATCH], xf[ARGMAX_XF];
   int64_t js[ARGMAX_BATCH];
+  ma_rows xr;
   for (int64_t i = 0; i < mi; i++) {
     const float *r = s + i * lds;
     int64_t row = i0 + i;
@@ -270,21 +353,24 @@ static ma_status argmax_tile(void *ctx, int64_t i0, int64_t j0, int64_t mi, int6
     if (!(m >= ip_reach_of(c->best_sim[row], band))) continue; /* also when m is NaN */
     int64_t jm = sc->first_ge(r, 0, nj, m);
     if (jm == nj) continue; /* m is -INFINITY from a row of NaNs */
-    argmax_consider(c, row, j0 + jm);
-    float reach = ip_reach_of(c->best_sim[row], band);
-    for (int64_t j = sc->first_ge(r, 0, nj, reach); j < nj;) {
-      int n = 0;
-      for (; j < nj && n < ARGMAX_BATCH; j = sc->first_ge(r, j + 1, nj, reach))
-        if (j != jm) js[n++] = j0 + j;
-      topk_exact_dots(c->x, row, c->y, js, n, c->d, e);
+    const ma_rows *xs = c->x;
+    int64_t xi = row;
+    if (xs->type == MA_F16 && c->d <= ARGMAX_XF) {
+      f16_to_f32((const uint16_t *)xs->data + row * xs->ld, xf, c->d);
+      xr = (ma_rows){xf, MA_F32, 1, c->d};
+      xs = &xr;
+      xi = 0;
+    }
+    argmax_consider(c, xs, xi, row, j0 + jm);
+    for (int64_t j = 0; j < nj;) {
+      int n = sc->collect_ge(r, &j, nj, ip_reach_of(c->best_sim[row], band), jm, j0, js, ARGMAX_BATCH);
+      topk_exact_dots(xs, xi, c->y, js, n, c->d, e);
       c->rescored += n;
       for (int t = 0; t < n; t++)
         if (e[t] > c->best_sim[row] || (e[t] == c->best_sim[row] && js[t] < c->best[row])) {
           c->best_sim[row] = e[t];
           c->best[row] = js[t];
         }
-      reach = ip_reach_of(c->best_sim[row], band);
-      if (j < nj) j = sc->first_ge(r, j, nj, reach);
     }
   }
   return MA_OK;

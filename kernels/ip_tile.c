@@ -162,6 +162,8 @@ static void qoperand_load(qoperand *op, const q8_screen *sc, int64_t r0, int64_t
     op->co[r] = -(sc->xlevels + 1) * t;
     q8_y_put((int8_t *)op->q, r, d, (const int8_t *)qrow);
   }
+  if (!op->is_x)
+    for (int64_t r = n; r < q8_y_rows(n); r++) op->co[r] = 0;
   op->first = r0;
 }
 
@@ -189,7 +191,7 @@ static ma_status run_q8(const ma_rows *x, const ma_rows *y, int64_t d, const ip_
   int64_t stride = q8_x_stride(d);
   outer->q = take(ws, 5, x_outer ? ob * stride : q8_y_bytes(ob, d));
   inner->q = take(ws, 6, x_outer ? q8_y_bytes(chunk, d) : chunk * stride);
-  yo.co = take(ws, 7, (x_outer ? chunk : ob) * (int64_t)sizeof(int32_t));
+  yo.co = take(ws, 7, q8_y_rows(x_outer ? chunk : ob) * (int64_t)sizeof(int32_t));
   if (!s || !c || !row || !qrow || !outer->q || !inner->q || !yo.co) {
     st = ma_fail(MA_ERR_RUNTIME, "ip_search: out of memory for the int8 workspace (d %lld, bm %lld, bn %lld, "
                  "chunk %lld)", (long long)d, (long long)bm, (long long)bn, (long long)chunk);

@@ -3,9 +3,13 @@
 
 #include <string.h>
 
+#include "kernels/quant.h"
+
 int64_t q8a_x_stride(int64_t d) { return (d + 7) / 8 * 8; }
 
-int64_t q8a_y_bytes(int64_t rows, int64_t d) { return (rows + Q8A_NR - 1) / Q8A_NR * Q8A_NR * q8a_x_stride(d); }
+int64_t q8a_y_rows(int64_t rows) { return (rows + Q8A_NR - 1) / Q8A_NR * Q8A_NR; }
+
+int64_t q8a_y_bytes(int64_t rows, int64_t d) { return q8a_y_rows(rows) * q8a_x_stride(d); }
 
 void q8a_y_put(int8_t *y, int64_t r, int64_t d, const int8_t *q)
 {
@@ -18,13 +22,13 @@ void q8a_y_put(int8_t *y, int64_t r, int64_t d, const int8_t *q)
 /* The conversion of one entry, as the vector lanes below round it. */
 static inline float convert1(int32_t v, const q8a_conv *cv, int64_t i, int64_t j)
 {
-  return ((((float)v * cv->sx[i]) * cv->sy[j] + cv->ex[i] * cv->qny[j]) + cv->nx[i] * cv->ey[j]) - cv->shift;
+  return q8_convert1(v, cv->sx[i], cv->ex[i], cv->nx[i], cv->shift, cv->sy[j], cv->qny[j], cv->ey[j]);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#define AVX2 __attribute__((target("avx2")))
-#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2")))
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
 /* Rows of x per block: 5 x 2 accumulators, 4 registers of y, the ones and the two broadcasts (a few
  * accumulators spill; measured on Zen 5 held to AVX2, 256 x 1024 x 256, best of 6 interleaved: 4 and 5
@@ -38,14 +42,16 @@ static inline int32_t load4(const uint8_t *p)
   return v;
 }
 
-/* out[r][0..15] = the sums of x row ar[r] against the panel's 16 rows, for r < MR. Per 8 elements: the
- * panel's 4 registers (elements 0-3 and 4-7 of rows 0-7 and 8-15), each x row's two 4-byte groups
- * broadcast; two VPMADDUBSW added in int16 (exact: see q8_avx2.h), one VPMADDWD widening, one add. */
-AVX2_INLINE void block_sums(const uint8_t *const ar[MR], const int8_t *b, int64_t d8, int32_t out[MR][Q8A_NR])
+/* out[r][0..15] = co[0..15] + the sums of x row ar[r] against the panel's 16 rows, for r < MR. Per 8
+ * elements: the panel's 4 registers (elements 0-3 and 4-7 of rows 0-7 and 8-15), each x row's two
+ * 4-byte groups broadcast; two VPMADDUBSW added in int16 (exact: see q8_avx2.h), one VPMADDWD
+ * widening, one add. */
+AVX2_INLINE void block_sums(const uint8_t *const ar[MR], const int8_t *b, int64_t d8, const int32_t *co,
+                            int32_t out[MR][Q8A_NR])
 {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
-          c31 = c00, c40 = c00, c41 = c00;
+  __m256i c00 = _mm256_loadu_si256((const __m256i *)co), c01 = _mm256_loadu_si256((const __m256i *)(co + 8)),
+          c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01;
   for (int64_t k = 0; k < d8; k += 8, b += 8 * Q8A_NR) {
     __m256i b0 = _mm256_loadu_si256((const __m256i *)b), b1 = _mm256_loadu_si256((const __m256i *)(b + 32)),
             b2 = _mm256_loadu_si256((const __m256i *)(b + 64)), b3 = _mm256_loadu_si256((const __m256i *)(b + 96));
@@ -79,29 +85,29 @@ AVX2_INLINE void block_sums(const uint8_t *const ar[MR], const int8_t *b, int64_
   _mm256_storeu_si256(o + 9, c41);
 }
 
-/* Stores 8 sums of x row i, output columns [t, t + 8) (buffer rows j0 + t...), those in [0, n): as int32
- * plus co into c when c is given, else converted into s. */
-AVX2_INLINE void store8(const int32_t *v, int64_t i, int64_t t, int64_t n, int64_t j0, const int32_t *co, int32_t *c,
-                        int64_t ldc, const q8a_conv *cv, float *s, int64_t lds)
+/* Stores 8 sums (offsets included) of x row i, output columns [t, t + 8) (buffer rows j0 + t...),
+ * those in [0, n): as int32 into c when c is given, else converted into s. */
+AVX2_INLINE void store8(const int32_t *v, int64_t i, int64_t t, int64_t n, int64_t j0, int32_t *c, int64_t ldc,
+                        const q8a_conv *cv, float *s, int64_t lds)
 {
   int64_t j = j0 + t;
   if (t >= 0 && t + 8 <= n) {
-    __m256i x = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)v), _mm256_loadu_si256((const __m256i *)(co + j)));
+    __m256i x = _mm256_loadu_si256((const __m256i *)v);
     if (c) {
       _mm256_storeu_si256((__m256i *)(c + i * ldc + t), x);
       return;
     }
-    __m256 p = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(x), _mm256_set1_ps(cv->sx[i])), _mm256_loadu_ps(cv->sy + j));
-    p = _mm256_add_ps(p, _mm256_mul_ps(_mm256_set1_ps(cv->ex[i]), _mm256_loadu_ps(cv->qny + j)));
-    p = _mm256_add_ps(p, _mm256_mul_ps(_mm256_set1_ps(cv->nx[i]), _mm256_loadu_ps(cv->ey + j)));
-    _mm256_storeu_ps(s + i * lds + t, _mm256_sub_ps(p, _mm256_set1_ps(cv->shift)));
+    __m256 b = _mm256_fmadd_ps(_mm256_set1_ps(cv->ex[i]), _mm256_loadu_ps(cv->qny + j),
+                               _mm256_fmadd_ps(_mm256_set1_ps(cv->nx[i]), _mm256_loadu_ps(cv->ey + j),
+                                               _mm256_set1_ps(-cv->shift)));
+    __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(x), _mm256_set1_ps(cv->sx[i]));
+    _mm256_storeu_ps(s + i * lds + t, _mm256_fmadd_ps(p, _mm256_loadu_ps(cv->sy + j), b));
     return;
   }
   for (int u = 0; u < 8; u++) {
     if (t + u < 0 || t + u >= n) continue;
-    int32_t x = v[u] + co[j + u];
-    if (c) c[i * ldc + t + u] = x;
-    else s[i * lds + t + u] = convert1(x, cv, i, j + u);
+    if (c) c[i * ldc + t + u] = v[u];
+    else s[i * lds + t + u] = convert1(v[u], cv, i, j + u);
   }
 }
 
@@ -120,11 +126,11 @@ AVX2 static void run(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t 
     for (int64_t i = 0; i < m && i + below < t0 + Q8A_NR - 1; i += MR) {
       const uint8_t *ar[MR];
       for (int r = 0; r < MR; r++) ar[r] = a + (i + r < m ? i + r : m - 1) * lda;
-      block_sums(ar, b, d8, out);
+      block_sums(ar, b, d8, co + p * Q8A_NR, out);
       int rows = m - i < MR ? (int)(m - i) : MR;
       for (int r = 0; r < rows; r++)
         for (int h = 0; h < 2; h++)
-          store8(out[r] + 8 * h, i + r, t0 + 8 * h, n, j0, co, c, ldc, cv, s, lds);
+          store8(out[r] + 8 * h, i + r, t0 + 8 * h, n, j0, c, ldc, cv, s, lds);
     }
   }
 }

@@ -6,8 +6,9 @@
  * 64) and the y side in [-63, 63] (63 levels), four products sum to at most 4 * 127 * 63 = 32004 in
  * magnitude: two VPMADDUBSW results add exactly in int16 before one widening, 5 vector operations per
  * 64 products instead of the 6 that oneDNN's AVX2 kernel (which must widen every pair) needs, and the y
- * side is packed once per block rather than on every call. The tile is converted to screened
- * similarities (q8_tile_to_float's formula, the same bits) while the sums are still in registers. (Both
+ * side is packed once per block rather than on every call. The sums start from the column offsets,
+ * and the tile is converted to screened similarities (q8_convert1, the same bits) while they are still
+ * in registers. (Both
  * sides at 63 levels, rather than 64 on the y side, let a self-search quantise its rows once.)
  *
  * Layouts: x rows are bytes at a stride of q8a_x_stride(d) (d rounded up to 8; the padding is never
@@ -33,6 +34,10 @@ typedef struct {
 /* Bytes between x rows: d rounded up to a multiple of 8. Not collective. */
 int64_t q8a_x_stride(int64_t d);
 
+/* Rows of a packed y buffer of `rows` rows, rounded up to a panel: its column offsets (co) hold that many
+ * entries (those past `rows` 0). Not collective. */
+int64_t q8a_y_rows(int64_t rows);
+
 /* Bytes of a packed y buffer of `rows` rows. Not collective. */
 int64_t q8a_y_bytes(int64_t rows, int64_t d);
 
@@ -40,7 +45,7 @@ int64_t q8a_y_bytes(int64_t rows, int64_t d);
 void q8a_y_put(int8_t *y, int64_t r, int64_t d, const int8_t *q);
 
 /* c[i * ldc + t] = sum_k a[i * lda + k] * y_{j0 + t}[k] + co[j0 + t] in int32 for i < m, t < n, where
- * y_j is row j of the packed buffer y. Needs AVX2. Not collective. */
+ * y_j is row j of the packed buffer y and co has q8a_y_rows entries for it. Needs AVX2. Not collective. */
 void q8a_gemm(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda, const int8_t *y, int64_t j0,
               const int32_t *co, int32_t *c, int64_t ldc);
 

@@ -220,21 +220,19 @@ AVX2 static void quantize_info_avx2(const float *v, int64_t d, int levels, float
   finish(sc, fold(e2), fold(n2), q2, d, 1, scale, eps, norm, qnorm);
 }
 
-/* The tile conversion with the operations of tile_to_float_c, separately rounded, in the same order. */
+/* The tile conversion with the operations of tile_row_c, in the same order, each rounded once. */
 AVX2 static void tile_row_avx2(const int32_t *c, int64_t nj, float sx, float ex, float nx, float shift,
                                const float *sy, const float *qny, const float *ey, float *s)
 {
   const __m256 vsx = _mm256_set1_ps(sx), vex = _mm256_set1_ps(ex), vnx = _mm256_set1_ps(nx),
-               vsh = _mm256_set1_ps(shift);
+               vsh = _mm256_set1_ps(-shift);
   int64_t j = 0;
   for (; j + 8 <= nj; j += 8) {
-    __m256 p = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(c + j))), vsx),
-                             _mm256_loadu_ps(sy + j));
-    p = _mm256_add_ps(p, _mm256_mul_ps(vex, _mm256_loadu_ps(qny + j)));
-    p = _mm256_add_ps(p, _mm256_mul_ps(vnx, _mm256_loadu_ps(ey + j)));
-    _mm256_storeu_ps(s + j, _mm256_sub_ps(p, vsh));
+    __m256 b = _mm256_fmadd_ps(vex, _mm256_loadu_ps(qny + j), _mm256_fmadd_ps(vnx, _mm256_loadu_ps(ey + j), vsh));
+    __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(c + j))), vsx);
+    _mm256_storeu_ps(s + j, _mm256_fmadd_ps(p, _mm256_loadu_ps(sy + j), b));
   }
-  for (; j < nj; j++) s[j] = ((((float)c[j] * sx) * sy[j] + ex * qny[j]) + nx * ey[j]) - shift;
+  for (; j < nj; j++) s[j] = q8_convert1(c[j], sx, ex, nx, shift, sy[j], qny[j], ey[j]);
 }
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -243,14 +241,13 @@ AVX512 static void tile_row_avx512(const int32_t *c, int64_t nj, float sx, float
                                    const float *sy, const float *qny, const float *ey, float *s)
 {
   const __m512 vsx = _mm512_set1_ps(sx), vex = _mm512_set1_ps(ex), vnx = _mm512_set1_ps(nx),
-               vsh = _mm512_set1_ps(shift);
+               vsh = _mm512_set1_ps(-shift);
   for (int64_t j = 0; j < nj; j += 16) {
     __mmask16 k = nj - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (nj - j)) - 1u);
-    __m512 p = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, c + j)), vsx),
-                             _mm512_maskz_loadu_ps(k, sy + j));
-    p = _mm512_add_ps(p, _mm512_mul_ps(vex, _mm512_maskz_loadu_ps(k, qny + j)));
-    p = _mm512_add_ps(p, _mm512_mul_ps(vnx, _mm512_maskz_loadu_ps(k, ey + j)));
-    _mm512_mask_storeu_ps(s + j, k, _mm512_sub_ps(p, vsh));
+    __m512 b = _mm512_fmadd_ps(vex, _mm512_maskz_loadu_ps(k, qny + j),
+                               _mm512_fmadd_ps(vnx, _mm512_maskz_loadu_ps(k, ey + j), vsh));
+    __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, c + j)), vsx);
+    _mm512_mask_storeu_ps(s + j, k, _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(k, sy + j), b));
   }
 }
 #endif
@@ -281,7 +278,7 @@ void q8_quantize_q(const float *v, int64_t d, int levels, int offset, uint8_t *q
 static void tile_row_c(const int32_t *c, int64_t nj, float sx, float ex, float nx, float shift, const float *sy,
                        const float *qny, const float *ey, float *s)
 {
-  for (int64_t j = 0; j < nj; j++) s[j] = ((((float)c[j] * sx) * sy[j] + ex * qny[j]) + nx * ey[j]) - shift;
+  for (int64_t j = 0; j < nj; j++) s[j] = q8_convert1(c[j], sx, ex, nx, shift, sy[j], qny[j], ey[j]);
 }
 
 void q8_tile_to_float(const q8_screen *q, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const int32_t *c,
@@ -412,17 +409,21 @@ void q8_gemm(int64_t m, int64_t n, int64_t d, const uint8_t *a, int64_t lda, con
     int64_t d8 = q8a_x_stride(d);
     uint8_t *ap = malloc((size_t)(m * d8));
     int8_t *bp = malloc((size_t)q8a_y_bytes(n, d));
-    if (ap && bp) {
+    int32_t *cp = calloc((size_t)q8a_y_rows(n), sizeof *cp);
+    if (ap && bp && cp) {
       for (int64_t i = 0; i < m; i++) {
         memcpy(ap + i * d8, a + i * lda, (size_t)d);
         memset(ap + i * d8 + d, 0, (size_t)(d8 - d));
       }
       for (int64_t j = 0; j < n; j++) q8a_y_put(bp, j, d, b + j * ldb);
-      q8a_gemm(m, n, d, ap, d8, bp, 0, co, c, ldc);
+      memcpy(cp, co, (size_t)n * sizeof *cp);
+      q8a_gemm(m, n, d, ap, d8, bp, 0, cp, c, ldc);
     }
+    int done = ap && bp && cp;
     free(ap);
     free(bp);
-    if (ap && bp) return;
+    free(cp);
+    if (done) return;
   }
   q8_gemm_ref(m, n, d, a, lda, b, ldb, co, c, ldc);
 }
@@ -468,6 +469,12 @@ int64_t q8_x_stride(int64_t d)
 {
   choose();
   return engine == ENGINE_AVX2 ? q8a_x_stride(d) : d;
+}
+
+int64_t q8_y_rows(int64_t rows)
+{
+  choose();
+  return engine == ENGINE_AVX2 ? q8a_y_rows(rows) : rows;
 }
 
 int64_t q8_y_bytes(int64_t rows, int64_t d)
@@ -553,9 +560,9 @@ void q8_screen_set(q8_screen *s, const q8_info *x, const q8_info *y, int64_t d)
   /* |<x,y> - <x̂,ŷ>| = |<x - x̂, ŷ> + <x, y - ŷ>| <= eps_x |ŷ| + |x| eps_y <= shift */
   double shift = (double)x->max_eps * y->max_qnorm + (double)x->max_norm * y->max_eps;
   s->shift = up(shift);
-  /* The screened value takes 8 float roundings, each below 2^-24 of a magnitude below
-   * |x̂||ŷ| + 3 shift; the exact value is within (d 2^-53 + 2^-24) |x||y| of <x, y>. 2^-19 covers both
-   * with room (d <= Q8_MAX_D). */
+  /* The screened value takes 5 float roundings (q8_convert1; 8 before it fused), each below 2^-24 of a
+   * magnitude below |x̂||ŷ| + 3 shift; the exact value is within (d 2^-53 + 2^-24) |x||y| of <x, y>.
+   * 2^-19 covers both with room (d <= Q8_MAX_D). */
   double slack = 0x1p-19 * ((double)x->max_qnorm * y->max_qnorm + 3.0 * s->shift + (double)x->max_norm * y->max_norm) +
                  0x1p-126;
   s->band = up((double)s->shift + slack);

@@ -14,6 +14,7 @@
 #ifndef MA_QUANT_H
 #define MA_QUANT_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "core/status.h"
@@ -120,9 +121,11 @@ int q8_gemm_fast(void);
 
 /* The layout q8_tile reads: x rows q8_x_stride(d) bytes apart (d, or d rounded up to 8 for memaudit's
  * GEMM; the bytes past d are any value), a y block of `rows` rows in q8_y_bytes(rows, d) bytes, row r
- * (d signed bytes q) stored there by q8_y_put (row-major, or packed in panels for memaudit's GEMM). Not
+ * (d signed bytes q) stored there by q8_y_put (row-major, or packed in panels for memaudit's GEMM), its
+ * column offsets in q8_y_rows(rows) int32 (rows rounded up to a panel; the ones past rows are 0). Not
  * collective. */
 int64_t q8_x_stride(int64_t d);
+int64_t q8_y_rows(int64_t rows);
 int64_t q8_y_bytes(int64_t rows, int64_t d);
 void q8_y_put(int8_t *y, int64_t r, int64_t d, const int8_t *q);
 
@@ -135,10 +138,17 @@ void q8_y_put(int8_t *y, int64_t r, int64_t d, const int8_t *q);
 void q8_tile(const q8_screen *q, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const uint8_t *x, const int8_t *y,
              int64_t yr, const int32_t *co, int32_t *c, float *s, int64_t lds, int self);
 
-/* Converts an integer tile to screened similarities: s[i * lds + j] = ((((float)c[i * ldc + j] * sx[i]) *
- * sy[j] + ex[i] * qny[j]) + nx[i] * ey[j]) - shift, each operation rounded to float in this order (the
- * same bits on every path), for the x rows [i0, i0 + mi) and y rows [j0, j0 + nj) of q's quantities.
- * Not collective. */
+/* One screened similarity from its integer sum c: fma((float)c * sx, sy, fma(ex, qny, fma(nx, ey,
+ * -shift))), each multiply and fused multiply-add rounded once to float (fmaf: the same bits as the
+ * vector versions' FMA instructions). Not collective. */
+static inline float q8_convert1(int32_t c, float sx, float ex, float nx, float shift, float sy, float qny, float ey)
+{
+  return fmaf((float)c * sx, sy, fmaf(ex, qny, fmaf(nx, ey, -shift)));
+}
+
+/* Converts an integer tile to screened similarities: s[i * lds + j] = q8_convert1(c[i * ldc + j], sx[i],
+ * ex[i], nx[i], shift, sy[j], qny[j], ey[j]) (the same bits on every path), for the x rows [i0, i0 + mi)
+ * and y rows [j0, j0 + nj) of q's quantities. Not collective. */
 void q8_tile_to_float(const q8_screen *q, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const int32_t *c,
                       int64_t ldc, float *s, int64_t lds);
 

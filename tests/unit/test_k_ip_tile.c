@@ -352,7 +352,7 @@ static void test_every_path(void **state)
 /* Hand-made tiles straight to the handlers, on every path against the scalar one: row lengths 1..97
  * (vector blocks and every tail), NaN, -0 and +0, -inf, ties, and range offsets `from` anywhere in a
  * row. For argmax, x = (1) and y_j = (s_j) in one dimension, so the exact rescoring sees the tile's
- * values themselves. */
+ * values themselves; and again with a band of 2, which makes most columns candidates. */
 enum { SCAN_LEN = 97, SCAN_ROWS = 6, SCAN_K = 4 };
 
 typedef struct {
@@ -376,6 +376,16 @@ static void scan_tile(const float *tile, int64_t nj, int64_t i0, int64_t j0, sca
     float rs;
     CHECK(ip_ref_argmax(&x, &y, 1, &rb, &rs) == MA_OK);
     CHECK(rb == out->best[i] && memcmp(&rs, &out->best_sim[i], sizeof rs) == 0);
+    /* a band as wide as a screened tile's, and tile values up to 0.9 from the exact ones (so the tile's
+     * maximum is often not the winner): most columns are candidates, collected 32 at a time */
+    float noisy[SCAN_LEN];
+    for (int64_t j = 0; j < nj; j++) noisy[j] = tile[i * SCAN_LEN + j] + (float)(1.8 * (rnd() - 0.5));
+    int64_t wb;
+    float ws;
+    ip_argmax_init(&ac, &x, &y, 1, &wb, &ws);
+    ac.band = 1.0f;
+    CHECK(h.tile(h.ctx, 0, 0, 1, nj, noisy, SCAN_LEN) == MA_OK);
+    CHECK(rb == wb && memcmp(&rs, &ws, sizeof rs) == 0);
   }
   topk_ctx tc;
   topk_init(&tc, SCAN_ROWS, SCAN_K, out->ids, out->sims, out->count, 0.25f);
