@@ -13,10 +13,13 @@
      attribute but command_line byte for byte (the benchmark stops if one differs).
 
 Runs on 2 ranks, one OpenBLAS / oneDNN thread each. --isa takes a comma list of MEMAUDIT_ISA values
-(default: the CPU's best, then avx2 when the best is avx512: oneDNN is then held to AVX2, which measures
-an AVX2 machine's integer path). Prints a table; asserts nothing about time.
+(default: the CPU's best, then avx2 when the best is avx512, which measures an AVX2 machine's integer
+path: memaudit's own GEMM; "avx2+onednn" runs oneDNN's held to AVX2 instead, for the comparison). Each configuration runs --repeat times (default 2), off and int8 in turn,
+and each phase's figure is its smallest: on a shared VM a phase moves by about 15% from run to run.
+Prints a table; asserts nothing about time.
 
     /usr/bin/python3 tests/bench/bench_screen.py [--build build] [--n 1000000] [--queries 10000] [--isa default,avx2]
+                                                 [--repeat 2]
 """
 import argparse
 import json
@@ -43,6 +46,7 @@ p.add_argument('--threshold', type=float, default=0.95)
 p.add_argument('--isa', default='default,avx2')
 p.add_argument('--dedup-r5-isa', default='default', help='paths on which dedup R = 5 runs too (comma list)')
 p.add_argument('--no-baselines', action='store_true', help='skip FAISS and the SemDeDup-style pipeline')
+p.add_argument('--repeat', type=int, default=2, help='runs of each configuration; the fastest of each phase is kept')
 p.add_argument('--keep', action='store_true')
 a = p.parse_args()
 memaudit = os.path.abspath(os.path.join(a.build, 'memaudit'))
@@ -87,20 +91,25 @@ ma(env0, 'synth', '--n', a.n, '--dim', a.dim, '--dtype', 'f16', '--seed', 1, '-o
 
 lines = []
 for isa in a.isa.split(','):
-    env = isa_env(base_env, isa)
+    # "avx2+onednn": the path, and the integer GEMM to use on it (MEMAUDIT_Q8_GEMM)
+    env = isa_env(base_env, isa.split('+')[0])
+    if '+' in isa:
+        env['MEMAUDIT_Q8_GEMM'] = isa.split('+')[1]
     lines.append(f'\n== {describe(memaudit, env)}')
     ver = subprocess.run([memaudit, '--version'], capture_output=True, text=True, env=env).stdout
     lines.append('   ' + [ln for ln in ver.splitlines() if ln.startswith('integer GEMM')][0])
 
     # 1. audit
-    res = {}
-    for mode in ('off', 'int8'):
-        out, js = pth(f'audit-{isa}-{mode}.h5'), pth(f'audit-{isa}-{mode}.json')
-        ma(env, 'audit', '--train', train, '--generated', gen, '--k', 10, '--baseline-sample', 0, '--screen', mode,
-           '-o', out, '--summary', js, '-q')
-        res[mode] = (out, json.load(open(js)))
-    same_bytes(res['off'][0], res['int8'][0])
-    so, si = res['off'][1]['search_seconds'], res['int8'][1]['search_seconds']
+    res, best = {}, {}
+    for _ in range(a.repeat):
+        for mode in ('off', 'int8'):
+            out, js = pth(f'audit-{isa}-{mode}.h5'), pth(f'audit-{isa}-{mode}.json')
+            ma(env, 'audit', '--train', train, '--generated', gen, '--k', 10, '--baseline-sample', 0, '--screen',
+               mode, '-o', out, '--summary', js, '-q')
+            res[mode] = (out, json.load(open(js)))
+            best[mode] = min(best.get(mode, float('inf')), res[mode][1]['search_seconds'])
+        same_bytes(res['off'][0], res['int8'][0])
+    so, si = best['off'], best['int8']
     share = res['int8'][1]['search_rescored'] / (a.queries * a.n)
     lines.append(f'   audit {a.queries} x {a.n} x {a.dim} f32, k = 10: search off {so:.2f} s, int8 {si:.2f} s, '
                  f'ratio {si / so:.3f}; rescored {share:.3%} of the entries '
@@ -111,20 +120,20 @@ for isa in a.isa.split(','):
     runs = [1] + ([5] if isa in a.dedup_r5_isa.split(',') else [])
     res_dedup = {}
     for R in runs:
-        res = {}
-        for mode in ('off', 'int8'):
-            out, js = pth(f'dedup-{isa}-{R}-{mode}.h5'), pth(f'dedup-{isa}-{R}-{mode}.json')
-            wall = ma(env, 'dedup', '-i', data, '--clusters', a.k, '--reclusterings', R, '--threshold', a.threshold,
-                      '--screen', mode, '-o', out, '--summary', js, '-q')
-            res[mode] = (out, json.load(open(js)), wall)
-        same_bytes(res['off'][0], res['int8'][0])
-        row = {}
-        for mode in ('off', 'int8'):
-            s = res[mode][1]
-            cl = s['clusterings']
-            row[mode] = {'lloyd': sum(c['lloyd_seconds'] for c in cl), 'assign': sum(c['assign_seconds'] for c in cl),
-                         'search': sum(c['search_seconds'] for c in cl), 'recall': s['phases'].get('recall', 0.0),
-                         'wall': res[mode][2]}
+        res, row = {}, {'off': {}, 'int8': {}}
+        for _ in range(a.repeat):
+            for mode in ('off', 'int8'):
+                out, js = pth(f'dedup-{isa}-{R}-{mode}.h5'), pth(f'dedup-{isa}-{R}-{mode}.json')
+                wall = ma(env, 'dedup', '-i', data, '--clusters', a.k, '--reclusterings', R, '--threshold',
+                          a.threshold, '--screen', mode, '-o', out, '--summary', js, '-q')
+                res[mode] = (out, json.load(open(js)), wall)
+                s = res[mode][1]
+                cl = s['clusterings']
+                got = {'lloyd': sum(c['lloyd_seconds'] for c in cl), 'assign': sum(c['assign_seconds'] for c in cl),
+                       'search': sum(c['search_seconds'] for c in cl), 'recall': s['phases'].get('recall', 0.0),
+                       'wall': wall}
+                row[mode] = {k: min(v, row[mode].get(k, float('inf'))) for k, v in got.items()}
+            same_bytes(res['off'][0], res['int8'][0])
         s = res['int8'][1]
         cl = s['clusterings']
         compared = sum(c['search_flops'] for c in cl) / (2 * a.dim)
