@@ -1,8 +1,8 @@
 /* The handlers: most tile entries are below what a row already holds, so each handler scans a row with
  * one of four vector primitives (max, first index at or above a bound, count at or above a bound, the
- * indices at or above a bound) and does scalar work only at the rare hits. The primitives come in plain C (the reference), AVX2 and
- * AVX-512, picked by cpu_isa_active(); all three give the same answers (max: the same value, up to the
- * sign of a zero, which no caller sees: argmax only compares it). */
+ * indices at or above a bound) and does scalar work only at the rare hits. The primitives come in plain
+ * C (the reference), AVX2 and AVX-512, picked by cpu_isa_active(); all three give the same answers
+ * (max: the same value, up to the sign of a zero, which no caller sees: argmax only compares it). */
 #include "kernels/ip_handlers.h"
 
 #include <math.h>

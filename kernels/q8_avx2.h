@@ -8,8 +8,8 @@
  * 64 products instead of the 6 that oneDNN's AVX2 kernel (which must widen every pair) needs, and the y
  * side is packed once per block rather than on every call. The sums start from the column offsets,
  * and the tile is converted to screened similarities (q8_convert1, the same bits) while they are still
- * in registers. (Both
- * sides at 63 levels, rather than 64 on the y side, let a self-search quantise its rows once.)
+ * in registers. (Both sides at 63 levels, rather than 64 on the y side, let a self-search quantise its
+ * rows once.)
  *
  * Layouts: x rows are bytes at a stride of q8a_x_stride(d) (d rounded up to 8; the padding is never
  * read into a sum that counts); y rows are packed in panels of Q8A_NR rows: panel p holds rows
@@ -23,8 +23,7 @@
 enum { Q8A_NR = 16, Q8A_XLEVELS = 63, Q8A_YLEVELS = 63 };
 
 /* The per-row and per-column quantities of the conversion (kernels/quant.h): the tile's entry (i, j) is
- * ((((float)c * sx[i]) * sy[j] + ex[i] * qny[j]) + nx[i] * ey[j]) - shift, each operation rounded to
- * float in this order. */
+ * q8_convert1(c, sx[i], ex[i], nx[i], shift, sy[j], qny[j], ey[j]). */
 typedef struct {
   const float *sx, *ex, *nx;  /* x rows, indexed from the tile's first row */
   const float *sy, *qny, *ey; /* y rows, indexed as the packed buffer's rows */
