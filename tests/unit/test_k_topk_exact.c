@@ -205,6 +205,49 @@ static void test_dots(void **state)
     }
 }
 
+/* Dots with pairs of huge terms of opposite signs among small ones, so that the double sums depend on
+ * the order of every addition (a small term added to a huge one before it cancels is lost), the fold's
+ * included: a vector version that adds in another order shows here, where rows of similar terms
+ * (test_dot) rarely tell. */
+static void test_dot_orders(void **state)
+{
+  (void)state;
+  const int64_t dims[] = {16, 37, 256, 300};
+  for (size_t di = 0; di < sizeof dims / sizeof *dims; di++) {
+    int64_t d = dims[di], ny = 12;
+    float *x = malloc((size_t)(4 * d) * sizeof *x), *y = malloc((size_t)(ny * d) * sizeof *y);
+    assert_non_null(x);
+    assert_non_null(y);
+    char *huge = calloc((size_t)d, 1); /* columns where some x row has a huge term: y is 1 there */
+    assert_non_null(huge);
+    for (int64_t c = 0; c < 4 * d; c++) x[c] = (float)(rnd() - 0.5);
+    for (int64_t i = 0; i < 4; i++) /* pairs of +-2^k, k in [20, 60), that cancel once they meet */
+      for (int64_t p = 0; p < d / 8 + 1; p++) {
+        float big = ldexpf(1.0f, 20 + (int)(rnd() * 40));
+        int64_t c0 = (int64_t)(rnd() * d), c1 = (int64_t)(rnd() * d);
+        x[i * d + c0] = big;
+        x[i * d + c1] = -big;
+        huge[c0] = huge[c1] = 1;
+      }
+    for (int64_t c = 0; c < ny * d; c++) y[c] = huge[c % d] ? 1.0f : (float)(1.0 + rnd());
+    free(huge);
+    ma_rows xr = {x, MA_F32, 4, d}, yr = {y, MA_F32, ny, d};
+    int64_t js[12];
+    float e[12];
+    for (int64_t j = 0; j < ny; j++) js[j] = j;
+    for (int64_t i = 0; i < 4; i++) {
+      topk_exact_dots(&xr, i, &yr, js, ny, d, e);
+      for (int64_t j = 0; j < ny; j++) {
+        float a = topk_exact_dot(&xr, i, &yr, j, d), b = ip_ref_dot(&xr, i, &yr, j, d);
+        assert_memory_equal(&a, &b, sizeof a);
+        assert_memory_equal(&e[j], &b, sizeof b);
+      }
+    }
+    free(x);
+    free(y);
+  }
+}
+
 static void test_merge_inplace(void **state)
 {
   (void)state;
@@ -263,6 +306,7 @@ int main(void)
       cmocka_unit_test(test_fallback),
       cmocka_unit_test(test_dot),
       cmocka_unit_test(test_dots),
+      cmocka_unit_test(test_dot_orders),
       cmocka_unit_test(test_merge_inplace),
       cmocka_unit_test(test_errors),
   };
