@@ -185,14 +185,15 @@ static ma_status run_q8(const ma_rows *x, const ma_rows *y, int64_t d, const ip_
   chunk = l.chunk;
   int64_t mrows = bm < x->rows ? bm : x->rows;
   float *s = take(ws, 0, mrows * lds * (int64_t)sizeof(float));
-  int32_t *c = take(ws, 3, mrows * lds * (int64_t)sizeof(int32_t));
+  int scratch = q8_tile_scratch();
+  int32_t *c = scratch ? take(ws, 3, mrows * lds * (int64_t)sizeof(int32_t)) : NULL;
   float *row = take(ws, 4, d * (int64_t)sizeof(float));
   uint8_t *qrow = take(ws, 1, d);
   int64_t stride = q8_x_stride(d);
   outer->q = take(ws, 5, x_outer ? ob * stride : q8_y_bytes(ob, d));
   inner->q = take(ws, 6, x_outer ? q8_y_bytes(chunk, d) : chunk * stride);
   yo.co = take(ws, 7, q8_y_rows(x_outer ? chunk : ob) * (int64_t)sizeof(int32_t));
-  if (!s || !c || !row || !qrow || !outer->q || !inner->q || !yo.co) {
+  if (!s || (scratch && !c) || !row || !qrow || !outer->q || !inner->q || !yo.co) {
     st = ma_fail(MA_ERR_RUNTIME, "ip_search: out of memory for the int8 workspace (d %lld, bm %lld, bn %lld, "
                  "chunk %lld)", (long long)d, (long long)bm, (long long)bn, (long long)chunk);
     goto done;

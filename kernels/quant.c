@@ -490,6 +490,12 @@ void q8_y_put(int8_t *y, int64_t r, int64_t d, const int8_t *q)
   else memcpy(y + r * d, q, (size_t)d);
 }
 
+int q8_tile_scratch(void)
+{
+  choose();
+  return engine != ENGINE_AVX2;
+}
+
 void q8_tile(const q8_screen *q, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const uint8_t *x, const int8_t *y,
              int64_t yr, const int32_t *co, int32_t *c, float *s, int64_t lds, int self)
 {
