@@ -12,14 +12,16 @@
   3. every result of a --screen int8 run compared with its --screen off twin: every dataset and every
      attribute but command_line byte for byte (the benchmark stops if one differs).
 
-Runs on 2 ranks, one OpenBLAS / oneDNN thread each. --isa takes a comma list of MEMAUDIT_ISA values
+Runs on --ranks ranks (default 2), one OpenBLAS / oneDNN thread each; --ranks 1 gives each phase's ratio on
+one core alone (on a VM whose two cores share more than their caches, two busy ranks slow each other's
+float32 GEMM more than their integer one). --isa takes a comma list of MEMAUDIT_ISA values
 (default: the CPU's best, then avx2 when the best is avx512, which measures an AVX2 machine's integer
 path: memaudit's own GEMM; "avx2+onednn" runs oneDNN's held to AVX2 instead, for the comparison). Each configuration runs --repeat times (default 2), off and int8 in turn,
 and each phase's figure is its smallest: on a shared VM a phase moves by about 15% from run to run.
 Prints a table; asserts nothing about time.
 
     /usr/bin/python3 tests/bench/bench_screen.py [--build build] [--n 1000000] [--queries 10000] [--isa default,avx2]
-                                                 [--repeat 2]
+                                                 [--repeat 2] [--ranks 2]
 """
 import argparse
 import json
@@ -47,6 +49,7 @@ p.add_argument('--isa', default='default,avx2')
 p.add_argument('--dedup-r5-isa', default='default', help='paths on which dedup R = 5 runs too (comma list)')
 p.add_argument('--no-baselines', action='store_true', help='skip FAISS and the SemDeDup-style pipeline')
 p.add_argument('--repeat', type=int, default=2, help='runs of each configuration; the fastest of each phase is kept')
+p.add_argument('--ranks', type=int, default=2, help='MPI ranks of the memaudit runs')
 p.add_argument('--keep', action='store_true')
 a = p.parse_args()
 memaudit = os.path.abspath(os.path.join(a.build, 'memaudit'))
@@ -58,7 +61,7 @@ pth = lambda name: os.path.join(tmp, name)
 
 def ma(env, *args):
     t = time.perf_counter()
-    r = subprocess.run(['mpiexec', '-q', '--oversubscribe', '-n', '2', memaudit] + [str(x) for x in args], env=env,
+    r = subprocess.run(['mpiexec', '-q', '--oversubscribe', '-n', str(a.ranks), memaudit] + [str(x) for x in args], env=env,
                        capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(f'memaudit failed: {r.stderr[-3000:]}')
@@ -95,7 +98,7 @@ for isa in a.isa.split(','):
     env = isa_env(base_env, isa.split('+')[0])
     if '+' in isa:
         env['MEMAUDIT_Q8_GEMM'] = isa.split('+')[1]
-    lines.append(f'\n== {describe(memaudit, env)}')
+    lines.append(f'\n== {describe(memaudit, env)}; {a.ranks} rank{"s" if a.ranks > 1 else ""}')
     ver = subprocess.run([memaudit, '--version'], capture_output=True, text=True, env=env).stdout
     lines.append('   ' + [ln for ln in ver.splitlines() if ln.startswith('integer GEMM')][0])
 
