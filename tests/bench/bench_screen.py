@@ -12,9 +12,8 @@
   3. every result of a --screen int8 run compared with its --screen off twin: every dataset and every
      attribute but command_line byte for byte (the benchmark stops if one differs).
 
-Runs on --ranks ranks (default 2), one OpenBLAS / oneDNN thread each; --ranks 1 gives each phase's ratio on
-one core alone (on a VM whose two cores share more than their caches, two busy ranks slow each other's
-float32 GEMM more than their integer one). --isa takes a comma list of MEMAUDIT_ISA values
+Runs on --ranks ranks (default 2), one OpenBLAS / oneDNN thread each (--ranks 1: one core, no exchange
+between ranks). --isa takes a comma list of MEMAUDIT_ISA values
 (default: the CPU's best, then avx2 when the best is avx512, which measures an AVX2 machine's integer
 path: memaudit's own GEMM; "avx2+onednn" runs oneDNN's held to AVX2 instead, for the comparison). Each configuration runs --repeat times (default 2), off and int8 in turn,
 and each phase's figure is its smallest: on a shared VM a phase moves by about 15% from run to run.
