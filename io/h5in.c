@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bigmem.h"
 #include "core/log.h"
 #include "io/h5util.h"
 #include "io/npy.h"
@@ -456,7 +457,7 @@ ma_status h5in_read(MPI_Comm comm, const h5in *in, int64_t lo, int64_t hi, const
   out->count = hi - lo;
   out->dim = in->dim;
   out->type = in->type;
-  out->data = malloc((size_t)((hi - lo) * in->dim * esize + 1));
+  out->data = big_alloc((size_t)((hi - lo) * in->dim * esize + 1));
   out->ids = malloc((size_t)(hi - lo + 1) * sizeof *out->ids);
   bad = calloc((size_t)(hi - lo + 1), 1);
   if (!out->data || !out->ids || !bad)

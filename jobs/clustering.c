@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "core/log.h"
 #include "kernels/f16.h"
 #include "kernels/ip_handlers.h"
@@ -84,7 +85,7 @@ static ma_status select_rows(MPI_Comm comm, const ma_rows *rows, const int64_t *
   for (int64_t i = 0; i < rows->rows; i++) count += drawn(f, nf, seed, ids[i]);
   s->local = count;
   if (copy) {
-    char *data = malloc((size_t)(count * d) * esize + 1);
+    char *data = big_alloc((size_t)(count * d) * esize + 1);
     s->ids = malloc((size_t)(count + 1) * sizeof *s->ids);
     if (!data || !s->ids) {
       free(data);

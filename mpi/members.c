@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "mpi/comm.h"
 #include "mpi/xchg.h"
 
@@ -32,7 +33,7 @@ static ma_status pack(const ma_rows *local, const int64_t *ids, const int64_t *p
       if (p->need_round[q] == round) counts[p->need_rank[q]]++;
   }
   for (int r = 0; r < nranks; r++) at[r + 1] = at[r] + counts[r];
-  char *buf = malloc((size_t)at[nranks] * rb + 1);
+  char *buf = big_alloc((size_t)at[nranks] * rb + 1);
   if (!buf) {
     st = ma_fail(MA_ERR_RUNTIME, "out of memory packing %lld rows for the exchange", (long long)at[nranks]);
     goto done;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "mpi/comm.h"
 
 int64_t xchg_round_bytes = (int64_t)1 << 30;
@@ -72,7 +73,7 @@ ma_status xchg_alltoallv(MPI_Comm comm, const void *send, const int64_t *sendcou
     rdisp[r + 1] = rdisp[r] + rbytes[r];
   }
   *recv_total = rdisp[nranks] / (int64_t)elem;
-  if (!(rbuf = malloc((size_t)rdisp[nranks] + 1)))
+  if (!(rbuf = big_alloc((size_t)rdisp[nranks] + 1)))
     st = ma_fail(MA_ERR_RUNTIME, "out of memory receiving %lld bytes", (long long)rdisp[nranks]);
 agree:
   /* A rank that could not allocate must not leave the others waiting in the exchange. */
