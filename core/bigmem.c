@@ -13,11 +13,11 @@
 void *big_alloc(size_t n)
 {
   if (n < BIG_ALLOC_MIN) return malloc(n);
-  size_t huge = (size_t)2 << 20;
+  size_t huge = (size_t)2 << 20, whole = (n + huge - 1) / huge * huge; /* whole huge pages */
   void *p = NULL;
-  if (posix_memalign(&p, huge, (n + huge - 1) / huge * huge)) return NULL;
+  if (posix_memalign(&p, huge, whole)) return NULL;
 #ifdef MADV_HUGEPAGE
-  (void)madvise(p, (n + huge - 1) / huge * huge, MADV_HUGEPAGE); /* advice: without it, small pages */
+  (void)madvise(p, whole, MADV_HUGEPAGE); /* advice: without it, small pages */
 #endif
   return p;
 }

@@ -129,16 +129,16 @@ int64_t q8_y_rows(int64_t rows);
 int64_t q8_y_bytes(int64_t rows, int64_t d);
 void q8_y_put(int8_t *y, int64_t r, int64_t d, const int8_t *q);
 
-/* The screened tile of x rows [i0, i0 + mi) against y rows [j0, j0 + nj): s[i * lds + t] = the
- * conversion of q8_tile_to_float of sum_k x[i][k] * y_{yr + t}[k] + co[yr + t], where x points at the
- * quantised row i0 (q8_x_stride apart), y is a quantised y block (q8_y_put) whose row yr is y row j0 and
- * co its column offsets, indexed as its rows. c is scratch for mi x lds int32 where q8_tile_scratch()
- * (the engines that convert after the GEMM), else unused (may be NULL). self: x and y are the same rows (a self-search), and entries with j0 + t <= i0 + i
- * may be left unwritten. Not collective. */
 /* Whether q8_tile needs its int32 scratch c: not for memaudit's GEMM, which converts in registers. Not
  * collective. */
 int q8_tile_scratch(void);
 
+/* The screened tile of x rows [i0, i0 + mi) against y rows [j0, j0 + nj): s[i * lds + t] = the
+ * conversion of q8_tile_to_float of sum_k x[i][k] * y_{yr + t}[k] + co[yr + t], where x points at the
+ * quantised row i0 (q8_x_stride apart), y is a quantised y block (q8_y_put) whose row yr is y row j0 and
+ * co its column offsets, indexed as its rows. c is scratch for mi x lds int32 where q8_tile_scratch()
+ * (the engines that convert after the GEMM), else unused (may be NULL). self: x and y are the same rows
+ * (a self-search), and entries with j0 + t <= i0 + i may be left unwritten. Not collective. */
 void q8_tile(const q8_screen *q, int64_t i0, int64_t j0, int64_t mi, int64_t nj, const uint8_t *x, const int8_t *y,
              int64_t yr, const int32_t *co, int32_t *c, float *s, int64_t lds, int self);
 
